@@ -17,7 +17,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "setup-system: installing ${need[*]} with apt-get"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
-  apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+  apt-get install -y -q "${need[@]}" >/dev/null
 else
   echo "setup-system: please install these system packages: ${need[*]}" >&2
   echo "  (Debian/Ubuntu: sudo apt-get install ${need[*]})" >&2
