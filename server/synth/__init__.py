@@ -1,0 +1,1 @@
+"""Synthetic lifts with exact ground truth: bar trajectories and rendered side-view clips."""
