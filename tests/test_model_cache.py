@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
-from server.errors import ModelMissingError
+from server.errors import InvalidInputError, ModelMissingError
+from server.pose import prepare
 from server.pose.models import MANIFEST_NAME, MODEL_NAMES, ModelCache
 from server.settings import Settings
 
@@ -185,3 +188,125 @@ def test_real_cache_copy_damaged(real_cache_copy: Path, damage: str) -> None:
     with pytest.raises(ModelMissingError) as exc:
         ModelCache(real_cache_copy).onnx_path("pose_detection")
     _assert_missing(exc, MANIFEST_NAME if damage == "manifest" else "pose_detection.onnx")
+
+
+# --- `liftstream models prepare` without the network (sources from the real cache) -------------
+
+SMALL = ("pose_detection", "pose_landmark_full")
+
+
+def _no_network(tmp: Path, members: list[str]) -> dict[str, bytes]:
+    raise AssertionError(f"prepare tried to download {members}")
+
+
+@pytest.fixture
+def small_cache(tmp_path: Path) -> Path:
+    """A copy of the real cache holding only the detector and the full model (fast to copy)."""
+    real = Settings().model_dir
+    try:
+        for name in SMALL:
+            ModelCache(real).tflite_path(name)
+    except ModelMissingError as exc:
+        pytest.skip(f"no valid model cache at {real} ({exc}); run `{COMMAND}` first")
+    copy = tmp_path / "small"
+    (copy / "sources").mkdir(parents=True)
+    for name in SMALL:
+        for rel in (f"{name}.onnx", f"sources/{name}.tflite"):
+            shutil.copy2(real / rel, copy / rel)
+    shutil.copy2(real / MANIFEST_NAME, copy / MANIFEST_NAME)
+    return copy
+
+
+def test_prepare_valid_cache_is_a_no_op(
+    small_cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = {p: p.stat().st_mtime_ns for p in small_cache.rglob("*")}
+    fetchers = {"pypi": _no_network, "npm": _no_network}
+    assert prepare.prepare(small_cache, ["full"], fetchers=fetchers) == []
+    assert {p: p.stat().st_mtime_ns for p in small_cache.rglob("*")} == before
+    assert prepare.cli_prepare(Settings(model_dir=small_cache), ["full"], force=False) == 0
+    assert f"models ready in {small_cache}" in capsys.readouterr().out
+
+
+def test_prepare_rebuilds_missing_and_corrupt_from_kept_sources(small_cache: Path) -> None:
+    (small_cache / "pose_detection.onnx").unlink()
+    full = small_cache / "pose_landmark_full.onnx"
+    good = full.read_bytes()
+    full.write_bytes(good[: len(good) // 3])
+    stale = small_cache / "sources" / ".pose_landmark_full.onnx.x1.tmp"
+    stale.write_bytes(b"half")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))  # from a run an hour ago
+    fetchers = {"pypi": _no_network, "npm": _no_network}
+    assert prepare.prepare(small_cache, ["full"], fetchers=fetchers) == list(SMALL)
+    cache = ModelCache(small_cache)
+    cache.verify("pose_detection")
+    assert cache.onnx_path("pose_landmark_full").read_bytes() == good
+    assert not list(small_cache.rglob("*.tmp"))
+    assert "Apache" in (small_cache / "LICENSE-MODELS.txt").read_text()
+
+
+def test_prepare_downloads_once_per_registry_into_empty_dir(
+    small_cache: Path, tmp_path: Path
+) -> None:
+    sources = {
+        prepare.SOURCES[n].member: (small_cache / f"sources/{n}.tflite").read_bytes() for n in SMALL
+    }
+    calls: list[list[str]] = []
+
+    def fake_pypi(tmp: Path, members: list[str]) -> dict[str, bytes]:
+        calls.append(members)
+        return {m: sources[m] for m in members}
+
+    target = tmp_path / "fresh"
+    built = prepare.prepare(target, ["full"], fetchers={"pypi": fake_pypi, "npm": _no_network})
+    assert built == list(SMALL)
+    assert calls == [[prepare.SOURCES[n].member for n in SMALL]]
+    manifest = ModelCache(target).manifest()
+    entry = manifest["models"]["pose_landmark_full"]
+    assert entry["source"] == {"registry": "pypi", "package": "mediapipe", "version": "0.10.14",
+                               "member": "mediapipe/modules/pose_landmark/pose_landmark_full.tflite"}  # fmt: skip
+    assert entry["license"] == "Apache-2.0"
+    assert (
+        entry["tflite"]["sha256"] == hashlib.sha256(sources[entry["source"]["member"]]).hexdigest()
+    )
+    assert ModelCache(target).available_variants() == ["full"]
+
+
+def test_prepare_failure_keeps_finished_models_valid(small_cache: Path, tmp_path: Path) -> None:
+    good = (small_cache / "sources/pose_detection.tflite").read_bytes()
+
+    def half_broken(tmp: Path, members: list[str]) -> dict[str, bytes]:
+        # The landmark model arrives as garbage: its conversion must fail after the detector's.
+        return {m: good if "pose_detection" in m else b"garbage" * 10 for m in members}
+
+    target = tmp_path / "partial"
+    with pytest.raises(InvalidInputError):
+        prepare.prepare(target, ["full"], fetchers={"pypi": half_broken, "npm": _no_network})
+    cache = ModelCache(target)
+    cache.verify("pose_detection")
+    with pytest.raises(ModelMissingError, match="pose_landmark_full"):
+        cache.verify("pose_landmark_full")
+    assert not (target / "sources/pose_landmark_full.tflite").exists()
+    assert not list(target.rglob("*.tmp"))
+
+
+def test_prepare_lite_without_npm_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(prepare.shutil, "which", lambda name: None)
+    with pytest.raises(ModelMissingError, match="npm"):
+        prepare.prepare(tmp_path, ["lite"], fetchers={})
+
+
+def test_pip_failure_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(prepare.sys, "executable", "/bin/false")
+    with pytest.raises(ModelMissingError, match=r"mediapipe==0\.10\.14.*exit 1"):
+        prepare.fetch_pypi(tmp_path, ["x"])
+    monkeypatch.setattr(prepare.sys, "executable", str(tmp_path / "no-such-python"))
+    with pytest.raises(ModelMissingError, match="not found"):
+        prepare.fetch_pypi(tmp_path, ["x"])
+
+
+def test_status_reports_cache(small_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert prepare.cli_status(Settings(model_dir=small_cache)) == 0
+    out = capsys.readouterr().out
+    assert "pose_landmark_full" in out and "ok" in out
+    assert prepare.cli_status(Settings(model_dir=small_cache / "absent")) == 1

@@ -44,6 +44,7 @@ LICENSE = "Apache-2.0"
 NPM_PACKAGE, NPM_VERSION = "@mediapipe/pose", "0.5.1675469404"
 PYPI_PACKAGE, PYPI_VERSION = "mediapipe", "0.10.14"
 SUBPROCESS_TIMEOUT_S = 900
+STALE_TEMP_S = 600
 
 
 @dataclass(frozen=True)
@@ -220,9 +221,9 @@ def _write_manifest(model_dir: Path, manifest: dict[str, Any]) -> None:
 def _build_one(model_dir: Path, name: str, tflite_bytes: bytes) -> dict[str, Any]:
     source = SOURCES[name]
     tflite_rel = f"sources/{PurePosixPath(source.member).name}"
-    atomic_write(model_dir / tflite_rel, tflite_bytes)
-    onnx_bytes = convert_tflite(tflite_bytes).SerializeToString()
+    onnx_bytes = convert_tflite(tflite_bytes).SerializeToString()  # fails before any write
     onnx_rel = f"{name}.onnx"
+    atomic_write(model_dir / tflite_rel, tflite_bytes)
     atomic_write(model_dir / onnx_rel, onnx_bytes)
     return {
         "onnx": FileRecord(
@@ -235,6 +236,17 @@ def _build_one(model_dir: Path, name: str, tflite_bytes: bytes) -> dict[str, Any
         "converter_version": CONVERTER_VERSION,
         "license": LICENSE,
     }
+
+
+def _remove_stale_temps(model_dir: Path) -> None:
+    # Temp files of an interrupted atomic write; young ones may belong to a run in progress.
+    cutoff = time.time() - STALE_TEMP_S
+    for stale in model_dir.glob("**/.*.tmp"):
+        try:
+            if stale.stat().st_mtime < cutoff:
+                stale.unlink()
+        except FileNotFoundError:
+            pass
 
 
 def _wanted(variants: list[str] | None) -> list[str]:
@@ -271,8 +283,7 @@ def prepare(
     fetch = FETCHERS if fetchers is None else fetchers
     names = _wanted(variants)
     model_dir.mkdir(parents=True, exist_ok=True)
-    for stale in model_dir.glob("**/.*.tmp"):  # left by an interrupted atomic write
-        stale.unlink(missing_ok=True)
+    _remove_stale_temps(model_dir)
     cache = ModelCache(model_dir)
     todo = [n for n in names if force or not _is_current(cache, n)]
     if not todo:
