@@ -310,3 +310,22 @@ def test_status_reports_cache(small_cache: Path, capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert "pose_landmark_full" in out and "ok" in out
     assert prepare.cli_status(Settings(model_dir=small_cache / "absent")) == 1
+
+
+def test_npm_failure_still_builds_the_pypi_models(
+    small_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(prepare.shutil, "which", lambda name: f"/usr/bin/{name}")
+    sources = {
+        prepare.SOURCES[n].member: (small_cache / f"sources/{n}.tflite").read_bytes() for n in SMALL
+    }
+
+    def npm_down(tmp: Path, members: list[str]) -> dict[str, bytes]:
+        raise ModelMissingError("downloading @mediapipe/pose from npm failed (test)")
+
+    target = tmp_path / "npm-down"
+    fetchers = {"pypi": lambda tmp, members: {m: sources[m] for m in members}, "npm": npm_down}
+    with pytest.raises(ModelMissingError, match="npm"):
+        prepare.prepare(target, None, fetchers=fetchers)
+    assert ModelCache(target).available_variants() == ["full"]
+    ModelCache(target).verify("pose_detection")

@@ -288,25 +288,27 @@ def prepare(
     todo = [n for n in names if force or not _is_current(cache, n)]
     if not todo:
         return []
-    sources: dict[str, bytes] = {}
-    if not force:
-        for name in todo:
-            kept = _kept_source(cache, name)
-            if kept is not None:
-                sources[name] = kept
+    manifest = _load_manifest(cache)
+
+    def build(name: str, tflite_bytes: bytes) -> None:
+        manifest["models"][name] = _build_one(model_dir, name, tflite_bytes)
+        _write_manifest(model_dir, manifest)  # after each model, so progress survives a crash
+
+    # Kept sources first (no network), then one download per registry, PyPI before npm, so a
+    # failing npm still leaves the detector and the full model built.
     by_registry: dict[str, list[str]] = {}
     for name in todo:
-        if name not in sources:
+        kept = None if force else _kept_source(cache, name)
+        if kept is not None:
+            build(name, kept)
+        else:
             by_registry.setdefault(SOURCES[name].registry, []).append(name)
-    for registry, wanted in by_registry.items():
+    for registry in sorted(by_registry, key=lambda r: r != "pypi"):
+        wanted = by_registry[registry]
         with tempfile.TemporaryDirectory(prefix="liftstream-models-") as tmp:
             got = fetch[registry](Path(tmp), [SOURCES[n].member for n in wanted])
         for name in wanted:
-            sources[name] = got[SOURCES[name].member]
-    manifest = _load_manifest(cache)
-    for name in todo:
-        manifest["models"][name] = _build_one(model_dir, name, sources[name])
-        _write_manifest(model_dir, manifest)  # after each model, so progress survives a crash
+            build(name, got[SOURCES[name].member])
     return todo
 
 
