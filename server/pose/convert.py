@@ -27,7 +27,7 @@ from server.errors import InvalidInputError
 from server.pose import convert_consts as consts
 
 # Bump when the converter's output changes, so cached models are rebuilt.
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 # Opset 18: Resize takes `axes`, so only H and W sizes are needed with a symbolic batch.
 OPSET = 18
 # IR 8 is what opset 18 needs; older onnxruntime builds (>= 1.14) still load it.
@@ -61,6 +61,7 @@ class GraphBuilder:
     constants: dict[int, np.ndarray[Any, Any]] = field(default_factory=dict)
     values: dict[int, str] = field(default_factory=dict)
     _used: set[str] = field(default_factory=set)
+    _shared: dict[str, str] = field(default_factory=dict)
 
     def tensor(self, index: int) -> Any:
         return self.subgraph.Tensors(index)
@@ -110,6 +111,12 @@ class GraphBuilder:
         name = self.fresh(hint)
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
         return name
+
+    def shared_initializer(self, array: np.ndarray[Any, Any], key: str) -> str:
+        """An initializer made once per graph and reused under `key` (e.g. the ReLU6 bounds)."""
+        if key not in self._shared:
+            self._shared[key] = self.initializer(array, key)
+        return self._shared[key]
 
     def activation(self, index: int) -> str:
         """ONNX value name of an op input; a constant becomes an initializer (NCHW if 4-D)."""

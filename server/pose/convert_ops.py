@@ -43,29 +43,22 @@ def _options(op: Any, cls: type[Any]) -> Any:
     return options
 
 
-def _fused(b: GraphBuilder, op_name: str, raw: str, activation: int, out: int) -> None:
-    """Apply a fused activation to `raw`, writing the value registered for tflite tensor `out`."""
-    final = b.output(out)
-    if activation == _ACT.NONE:
-        b.node("Identity", [raw], [final])
-    elif activation == _ACT.RELU:
-        b.node("Relu", [raw], [final])
-    elif activation == _ACT.RELU6:
-        low = b.initializer(np.array(0.0, np.float32), "relu6_min")
-        high = b.initializer(np.array(6.0, np.float32), "relu6_max")
-        b.node("Clip", [raw, low, high], [final])
-    else:
+def _raw(b: GraphBuilder, op_name: str, out: int, activation: int) -> str:
+    """Name for the op's own result: the tensor's value itself when there is no fused
+    activation, else an intermediate that `_finish` runs the activation on."""
+    if activation not in (_ACT.NONE, _ACT.RELU, _ACT.RELU6):
         raise InvalidInputError(f"{op_name}: fused activation {activation} is not supported")
-
-
-def _raw(b: GraphBuilder, out: int, activation: int) -> str:
-    # Without a fused activation the op writes the tensor's value directly (no Identity node).
     return b.output(out) if activation == _ACT.NONE else b.fresh(f"{b.tensor_name(out)}__pre")
 
 
-def _finish(b: GraphBuilder, op_name: str, raw: str, activation: int, out: int) -> None:
-    if activation != _ACT.NONE:
-        _fused(b, op_name, raw, activation, out)
+def _finish(b: GraphBuilder, raw: str, activation: int, out: int) -> None:
+    """Apply the fused activation to `raw`, writing the value of tflite tensor `out`."""
+    if activation == _ACT.RELU:
+        b.node("Relu", [raw], [b.output(out)])
+    elif activation == _ACT.RELU6:
+        low = b.shared_initializer(np.array(0.0, np.float32), "relu6_min")
+        high = b.shared_initializer(np.array(6.0, np.float32), "relu6_max")
+        b.node("Clip", [raw, low, high], [b.output(out)])
 
 
 def same_pads(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
@@ -113,7 +106,7 @@ def _conv(b: GraphBuilder, op: Any, depthwise: bool) -> None:
         bias = b.require_constant(ins[2], "bias", name).astype(np.float32)
         inputs.append(b.initializer(bias, b.tensor_name(ins[2])))
     act = int(opts.FusedActivationFunction())
-    raw = _raw(b, _out(op), act)
+    raw = _raw(b, name, _out(op), act)
     b.node(
         "Conv",
         inputs,
@@ -124,7 +117,7 @@ def _conv(b: GraphBuilder, op: Any, depthwise: bool) -> None:
         pads=_spatial_pads(b, ins[0], int(opts.Padding()), ksize, stride, dil),
         group=group,
     )
-    _finish(b, name, raw, act, _out(op))
+    _finish(b, raw, act, _out(op))
 
 
 def emit_conv2d(b: GraphBuilder, op: Any) -> None:
@@ -141,7 +134,7 @@ def emit_max_pool2d(b: GraphBuilder, op: Any) -> None:
     kernel = (int(opts.FilterHeight()), int(opts.FilterWidth()))
     stride = (int(opts.StrideH()), int(opts.StrideW()))
     act = int(opts.FusedActivationFunction())
-    raw = _raw(b, _out(op), act)
+    raw = _raw(b, "MAX_POOL_2D", _out(op), act)
     pads = _spatial_pads(b, ins[0], int(opts.Padding()), kernel, stride, (1, 1))
     b.node(
         "MaxPool",
@@ -151,7 +144,7 @@ def emit_max_pool2d(b: GraphBuilder, op: Any) -> None:
         strides=list(stride),
         pads=pads,
     )
-    _finish(b, "MAX_POOL_2D", raw, act, _out(op))
+    _finish(b, raw, act, _out(op))
 
 
 def emit_add(b: GraphBuilder, op: Any) -> None:
@@ -162,9 +155,9 @@ def emit_add(b: GraphBuilder, op: Any) -> None:
             f"ADD of ranks {len(b.shape(ins[0]))} and {len(b.shape(ins[1]))} is not supported"
         )
     act = int(_options(op, tflite.AddOptions).FusedActivationFunction())
-    raw = _raw(b, _out(op), act)
+    raw = _raw(b, "ADD", _out(op), act)
     b.node("Add", [b.activation(ins[0]), b.activation(ins[1])], [raw])
-    _finish(b, "ADD", raw, act, _out(op))
+    _finish(b, raw, act, _out(op))
 
 
 def emit_pad(b: GraphBuilder, op: Any) -> None:
@@ -190,9 +183,9 @@ def emit_concatenation(b: GraphBuilder, op: Any) -> None:
     if rank == 4:
         axis = _AXIS_TO_NCHW[axis]
     act = int(opts.FusedActivationFunction())
-    raw = _raw(b, _out(op), act)
+    raw = _raw(b, "CONCATENATION", _out(op), act)
     b.node("Concat", [b.activation(i) for i in ins], [raw], axis=axis)
-    _finish(b, "CONCATENATION", raw, act, _out(op))
+    _finish(b, raw, act, _out(op))
 
 
 def emit_reshape(b: GraphBuilder, op: Any) -> None:
