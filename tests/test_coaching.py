@@ -241,6 +241,30 @@ _GROUP = {
 }
 
 
+_UNITS_BLOCK = {
+    "metric": {
+        "system": "metric",
+        "length": "mm",
+        "velocity": "m/s",
+        "force": "N",
+        "power": "W",
+        "mass": "kg",
+        "angle": "degrees",
+        "time": "s",
+    },
+    "imperial": {
+        "system": "imperial",
+        "length": "in",
+        "velocity": "ft/s",
+        "force": "lbf",
+        "power": "W",
+        "mass": "lb",
+        "angle": "degrees",
+        "time": "s",
+    },
+}
+
+
 def build_document(
     lift: Lift = Lift(),
     units: str = "metric",
@@ -248,8 +272,13 @@ def build_document(
     lift_block: bool = True,
     bar_path_type: str | None = None,
     without: tuple[str, ...] = (),
+    system_only: bool = False,
 ) -> dict[str, Any]:
-    """A session-data document (as the analysis stage writes it) for `lift`, in `units`."""
+    """A session-data document (as the analysis stage writes it) for `lift`, in `units`.
+
+    The units block names the system and each quantity's unit, as server/analysis/units.py
+    writes it; system_only leaves only the system name.
+    """
     t, series = _series(lift)
     doc: dict[str, Any] = {
         "exercise": lift.exercise,
@@ -258,7 +287,7 @@ def build_document(
         "body_positioning": {},
         "joint_angles": {},
         "barbell_positioning": {},
-        "units": {"system": units},
+        "units": {"system": units} if system_only else _UNITS_BLOCK[units],
         "warnings": [],
         "calibration": {"method": "plate", "plate_diameter_m": 0.45},
         "session_date": "18/05/2025",
@@ -364,7 +393,7 @@ def test_early_arm_bend_cites_angle_threshold_and_phase() -> None:
     lift = replace(Lift(), elbow_min=148.0)
     f = finding(build_report(build_document(lift), "imperial"), "early_arm_bend")
     n = number(f, "elbow_min")
-    assert (n["value"], n["unit"], n["threshold"]) == (148.0, "deg", 160.0)
+    assert (n["value"], n["unit"], n["threshold"]) == (148.0, "degrees", 160.0)
     assert f["phase"] in ("first_pull", "transition")
     assert lift.events[0] <= f["t_s"] <= lift.events[2]
     assert "148°" in f["text"] and "160°" in f["text"]
@@ -510,7 +539,7 @@ def test_imperial_report_converts_every_number() -> None:
         ("m/s", "ft/s"): 1 / M_PER_FT,
         ("N", "lbf"): 1 / N_PER_LBF,
         ("W", "W"): 1.0,
-        ("deg", "deg"): 1.0,
+        ("degrees", "degrees"): 1.0,
         ("s", "s"): 1.0,
     }
     step = {
@@ -521,7 +550,7 @@ def test_imperial_report_converts_every_number() -> None:
         "N": 1.0,
         "lbf": 1.0,
         "W": 1.0,
-        "deg": 1.0,
+        "degrees": 1.0,
         "s": 0.01,
     }
     pairs = list(zip(metric["key_numbers"], imperial["key_numbers"], strict=True))
@@ -531,7 +560,7 @@ def test_imperial_report_converts_every_number() -> None:
         ("mm", "in"),
         ("m/s", "ft/s"),
         ("N", "lbf"),
-        ("deg", "deg"),
+        ("degrees", "degrees"),
     }
     for m, i in pairs:
         factor = factors[(m["unit"], i["unit"])]
@@ -540,10 +569,13 @@ def test_imperial_report_converts_every_number() -> None:
         assert i["value"] == pytest.approx(m["value"] * factor, abs=tolerance), (m, i)
 
 
-def test_imperial_document_reads_back_to_the_same_report() -> None:
+@pytest.mark.parametrize("system_only", [False, True])
+def test_imperial_document_reads_back_to_the_same_report(system_only: bool) -> None:
     lift = replace(Lift(), drop=0.30, elbow_min=150.0)
     from_metric = build_report(build_document(lift, "metric"), "metric")
-    from_imperial = build_report(build_document(lift, "imperial"), "metric")
+    doc = build_document(lift, "imperial", system_only=system_only)
+    assert doc["barbell_positioning"]["bar_height"][0] == pytest.approx(PLATE_RADIUS_M / M_PER_IN)
+    from_imperial = build_report(doc, "metric")
     assert from_imperial["findings"] == from_metric["findings"]
     assert from_imperial["key_numbers"] == from_metric["key_numbers"]
 
@@ -755,3 +787,72 @@ def test_every_threshold_is_documented() -> None:
         assert f"| {threshold.key} |" in doc and threshold.source
     for phase in ("first_pull", "transition", "second_pull", "turnover"):
         assert f"| {phase} |" in doc
+
+
+# ------------------------------------------- bar-only documents from the synthetic trajectories
+
+
+def _trajectory_document(traj: Any, fps: float = 30.0) -> dict[str, Any]:
+    """Bar series (metric document, no pose, no lift block) sampled from an exact trajectory."""
+    t = np.arange(0.0, traj.duration, 1.0 / fps)
+    pos, vel = traj.position(t), traj.velocity(t)
+    # Phase boundaries at frame times, as the pipeline's events are.
+    ev = {k: round(v * fps) / fps for k, v in traj.events.items()}
+    bounds = [
+        0.0,
+        ev["lift_off"],
+        ev["first_pull_end"],
+        ev["transition_end"],
+        ev["peak_velocity"],
+        ev["max_height"],
+        ev["catch"],
+        ev["recovery_end"],
+    ]
+    return {
+        "exercise": traj.exercise,
+        "timestamps": t.tolist(),
+        "units": _UNITS_BLOCK["metric"],
+        "key_metrics": {"barbell_velocity": vel[:, 1].tolist()},
+        "barbell_positioning": {
+            "bar_height": (pos[:, 1] * 1000).tolist(),
+            "barbell_trajectory": (pos[:, 0] * 1000).tolist(),
+        },
+        "chart_data": {
+            p: {"start": round(a * 1000), "end": round(b * 1000)}
+            for p, a, b in zip(PHASES, bounds[:-1], bounds[1:], strict=True)
+        },
+    }
+
+
+@pytest.mark.parametrize("exercise", ["snatch", "clean"])
+@pytest.mark.parametrize("path", ["type_1", "type_2", "type_3"])
+def test_synthetic_trajectory_is_judged_from_the_bar_alone(exercise: str, path: str) -> None:
+    from server.synth.trajectory import make_trajectory
+
+    traj = make_trajectory(exercise, seed=3, bar_path=path)
+    report = build_report(_trajectory_document(traj), "metric")
+    kinds = {f["id"]: f for f in report["findings"]}
+    # The fallback classifier agrees with the type the trajectory was built as.
+    assert f"type {path[-1]}" in kinds["bar_path_type"]["text"]
+    peak = number(kinds["peak_velocity"], "peak")
+    # Sampled at 30 fps the series peak sits within a frame of the exact one: within 1%.
+    assert peak["value"] == pytest.approx(traj.params["peak_velocity"], rel=0.01)
+    crash = kinds["catch_crash"]
+    assert number(crash, "max_height")["value"] == pytest.approx(
+        traj.params["max_height"] * 1000, abs=3.0
+    )
+    assert number(crash, "drop")["value"] == pytest.approx(
+        traj.params["catch_drop"] * 1000, abs=3.0
+    )
+    assert crash["severity"] == "ok"  # generated drops are 0.10-0.24 m
+    for rule in ("early_arm_bend", "incomplete_extension"):
+        assert kinds[rule]["severity"] == "not_judged"
+
+
+def test_synthetic_deep_drop_crashes() -> None:
+    from server.synth.trajectory import make_trajectory
+
+    traj = make_trajectory("snatch", seed=1, catch_drop=0.32)
+    crash = finding(build_report(_trajectory_document(traj), "imperial"), "catch_crash")
+    assert crash["severity"] == "warning"
+    assert number(crash, "drop")["value"] == pytest.approx(0.32 / M_PER_IN, abs=0.15)

@@ -123,15 +123,22 @@ def path_displacements(s: Session) -> PathDisplacements | None:
 def classify_bar_path(d: PathDisplacements) -> str:
     """Vorobyev type from the displacements (used when the analysis stage gave none).
 
-    '3': the bar first moves away from the lifter (forward past the dead band) off the floor;
+    '3': the bar's first move off the floor is away from the lifter (forward past the dead band,
+         before any move toward the lifter, or with none at all);
     '1': it moves toward the lifter, then crosses the start line forward in the second pull;
     '2': toward the lifter, then away, but never back across the start line.
     """
-    if d.early_forward.value > PATH_DEAD_BAND_M and (
-        d.early_forward.t is None or d.rearward.t is None or d.early_forward.t < d.rearward.t
-    ):
-        return "3"
-    if d.forward.value > PATH_DEAD_BAND_M:
+    band = PATH_DEAD_BAND_M
+    if d.early_forward.value > band:
+        never_back = d.rearward.value > -band
+        away_first = (
+            d.early_forward.t is not None
+            and d.rearward.t is not None
+            and d.early_forward.t < d.rearward.t
+        )
+        if never_back or away_first:
+            return "3"
+    if d.forward.value > band:
         return "1"
     return "2"
 

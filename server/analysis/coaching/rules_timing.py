@@ -223,8 +223,8 @@ _PATH_TEXT: dict[str, str] = {
     "in the second pull",
     "2": "type 2: the bar moved toward you, then away in the second pull, without crossing "
     "its start line",
-    "3": "type 3: the bar first moved away from you off the floor, then back toward you, then "
-    "forward again in the second pull",
+    "3": "type 3: the bar's first move off the floor was away from you (forward of its start "
+    "line) rather than toward you",
 }
 
 
