@@ -39,7 +39,8 @@ class H264Writer:
     width, height: the size of the frames passed to write() (pixels); odd sizes are padded by one
     row/column of edge pixels because yuv420p needs even ones. fps: the nominal rate for the rate
     control and the container header; the timestamps given to write() decide the real timing.
-    preset: x264 speed preset (veryfast or faster keeps rendering cheap on small machines).
+    preset: x264 speed preset. superfast encodes 720p at roughly 1.3x the speed of veryfast for
+    about twice the bytes; render time matters more here than file size.
     crf: x264 constant rate factor (lower is better quality, 23 is x264's default).
     """
 
@@ -50,7 +51,7 @@ class H264Writer:
         height: int,
         fps: float,
         *,
-        preset: str = "veryfast",
+        preset: str = "superfast",
         crf: int = 23,
         time_base: Fraction = DEFAULT_TIME_BASE,
     ) -> None:
