@@ -312,7 +312,7 @@ def build_document(
             "max_bar_height": {"value": lift.max_height, "t": events[4]},
             "phase_durations": {p: b - a for p, a, b in zip(PHASES, starts, events, strict=True)},
             "bar_path": path,
-            "force_model": "bar",
+            "force_model": "bar_only",
         }
     return doc
 
@@ -792,12 +792,15 @@ def test_every_threshold_is_documented() -> None:
 # ------------------------------------------- bar-only documents from the synthetic trajectories
 
 
-def _trajectory_document(traj: Any, fps: float = 30.0) -> dict[str, Any]:
-    """Bar series (metric document, no pose, no lift block) sampled from an exact trajectory."""
+def _trajectory_document(traj: Any, fps: float = 30.0, snap: bool = False) -> dict[str, Any]:
+    """Bar series (metric document, no pose, no lift block) sampled from an exact trajectory.
+
+    Phase boundaries are the exact event times (between frames, as refined events are), or
+    with snap=True the nearest frame times.
+    """
     t = np.arange(0.0, traj.duration, 1.0 / fps)
     pos, vel = traj.position(t), traj.velocity(t)
-    # Phase boundaries at frame times, as the pipeline's events are.
-    ev = {k: round(v * fps) / fps for k, v in traj.events.items()}
+    ev = {k: round(v * fps) / fps if snap else v for k, v in traj.events.items()}
     bounds = [
         0.0,
         ev["lift_off"],
@@ -824,13 +827,16 @@ def _trajectory_document(traj: Any, fps: float = 30.0) -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize("snap", [False, True])
 @pytest.mark.parametrize("exercise", ["snatch", "clean"])
 @pytest.mark.parametrize("path", ["type_1", "type_2", "type_3"])
-def test_synthetic_trajectory_is_judged_from_the_bar_alone(exercise: str, path: str) -> None:
+def test_synthetic_trajectory_is_judged_from_the_bar_alone(
+    exercise: str, path: str, snap: bool
+) -> None:
     from server.synth.trajectory import make_trajectory
 
     traj = make_trajectory(exercise, seed=3, bar_path=path)
-    report = build_report(_trajectory_document(traj), "metric")
+    report = build_report(_trajectory_document(traj, snap=snap), "metric")
     kinds = {f["id"]: f for f in report["findings"]}
     # The fallback classifier agrees with the type the trajectory was built as.
     assert f"type {path[-1]}" in kinds["bar_path_type"]["text"]
@@ -853,6 +859,10 @@ def test_synthetic_deep_drop_crashes() -> None:
     from server.synth.trajectory import make_trajectory
 
     traj = make_trajectory("snatch", seed=1, catch_drop=0.32)
-    crash = finding(build_report(_trajectory_document(traj), "imperial"), "catch_crash")
+    doc = _trajectory_document(traj)
+    doc["lift"] = {"force_model": "bar_only"}
+    report = build_report(doc, "imperial")
+    assert report["force_model"] == "bar_only"
+    crash = finding(report, "catch_crash")
     assert crash["severity"] == "warning"
     assert number(crash, "drop")["value"] == pytest.approx(0.32 / M_PER_IN, abs=0.15)

@@ -12,7 +12,9 @@ Lift block keys read (all optional; SI: m/s, m, s):
   phase_durations                     {phase: s}
   bar_path                            {"type": 1|2|3|"type_1"|..., <displacement name>: m, ...}
                                       or the type alone; also bar_path_type
-  force_model                         "bar" | "system" (ground reaction force model), free text
+  force_model                         "bar_only" | "bar_and_body" (ground reaction force model);
+                                      also read from the top level or "calibration", and under
+                                      ground_reaction_force_model | grf_model | force_estimate
 """
 
 from __future__ import annotations
@@ -91,12 +93,28 @@ class Series:
         return int(self.valid.sum())
 
     def window(self, t0: float, t1: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """(times, values) of the known samples with t0 <= t <= t1; empty without timestamps."""
+        """(times, values) of the known samples in [t0, t1] widened by just under half a frame.
+
+        Phase boundaries are refined between frames (an extremum's interpolated time), so the
+        frame nearest a boundary belongs to the window: the lowest point of the catch must not
+        be lost because it was sampled 10 ms after the interpolated catch time. Empty without
+        timestamps.
+        """
         if self.t is None:
             empty = np.zeros(0, dtype=np.float64)
             return empty, empty
-        keep = self.valid & (self.t >= t0 - 1e-9) & (self.t <= t1 + 1e-9)
+        pad = 0.49 * self.frame_interval + 1e-9
+        keep = self.valid & (self.t >= t0 - pad) & (self.t <= t1 + pad)
         return self.t[keep], self.values[keep]
+
+    @property
+    def frame_interval(self) -> float:
+        """Median time between samples, s (0 with fewer than two timestamps)."""
+        if self.t is None or self.t.size < 2:
+            return 0.0
+        steps = np.diff(self.t)
+        steps = steps[np.isfinite(steps) & (steps > 0)]
+        return float(np.median(steps)) if steps.size else 0.0
 
     def at(self, t: float, tolerance: float = 0.1) -> float | None:
         """The known value nearest to time t, if one lies within `tolerance` seconds."""
@@ -191,7 +209,10 @@ class Session:
         for name, (start, end) in phases.items():
             durations.setdefault(name, round(end - start, 3))
         path_type, path_lengths = _bar_path(lift)
-        force_model = lift.get("force_model", document.get("force_model"))
+        force_model = _first(
+            (lift, document, _mapping(document.get("calibration"))),
+            ("force_model", "ground_reaction_force_model", "grf_model", "force_estimate"),
+        )
         return cls(
             exercise=str(document.get("exercise", "")).strip().lower(),
             doc_system=system,
@@ -208,6 +229,15 @@ class Session:
             session_date=_str_or_none(document.get("session_date")),
             user_information=_mapping(document.get("user_information")),
         )
+
+
+def _first(blocks: tuple[Mapping[str, Any], ...], keys: tuple[str, ...]) -> object:
+    """The first non-null value of any key in any block, in order."""
+    for block in blocks:
+        for key in keys:
+            if block.get(key) is not None:
+                return block[key]
+    return None
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
