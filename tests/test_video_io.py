@@ -94,6 +94,8 @@ def test_display_rotation_is_applied(tmp_path: Path, rotation: int, upright: int
     red = first.rgb[..., 0].astype(int) - first.rgb[..., 1]
     red_expected = expected[..., 0].astype(int) - expected[..., 1]
     assert np.array_equal(red > 128, red_expected > 128)
+    small = next(iter(read_frames(path, max_side=80))).rgb
+    assert small.shape == (expected.shape[0] // 2, expected.shape[1] // 2, 3)
 
 
 def test_max_side_shrinks_in_the_decoder_keeping_aspect(tmp_path: Path) -> None:
@@ -105,6 +107,8 @@ def test_max_side_shrinks_in_the_decoder_keeping_aspect(tmp_path: Path) -> None:
     assert frames[0].rgb.flags.c_contiguous and frames[0].rgb.flags.writeable
     # max_side never enlarges.
     assert next(iter(read_frames(path, max_side=4000))).rgb.shape == (480, 640, 3)
+    with pytest.raises(InvalidInputError, match="max_side=8"):
+        list(read_frames(path, max_side=8))
 
 
 def test_non_square_pixels_are_made_square(tmp_path: Path) -> None:

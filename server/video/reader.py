@@ -23,7 +23,7 @@ from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 from numpy.typing import NDArray
 
-from server.errors import VideoError
+from server.errors import InvalidInputError, VideoError
 from server.settings import Settings
 from server.video.timing import grey_thumbnail, is_duplicate, thumbnail_change, timing_report
 
@@ -209,10 +209,10 @@ def _decoded(
 
 def _target_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
     """Unrotated (width, height) to decode to: only ever shrinks, keeps the aspect."""
+    if max_side is not None and max_side < 16:
+        raise InvalidInputError(f"max_side={max_side} is too small (at least 16 pixels)")
     if max_side is None or max(width, height) <= max_side:
         return width, height
-    if max_side < 16:
-        raise VideoError(f"max_side={max_side} is too small (at least 16 pixels)")
     scale = max_side / max(width, height)
     return max(2, round(width * scale)), max(2, round(height * scale))
 
@@ -231,10 +231,12 @@ class VideoReader:
         self.info = probe(self.path, settings)
         self.warnings: list[str] = []
         self._settings = settings or Settings()
+        self._size = _target_size(self.info.width, self.info.height, max_side)
+        if self.info.rotation in (90, 270):
+            self._size = self._size[::-1]  # decode size is before rotation
         self._container, self._stream = _open(self.path)
+        # Frame threading: decoding is the heaviest per-frame step that is not the model.
         self._stream.thread_type = "AUTO"
-        width, height = _display_size(self._stream)
-        self._size = _target_size(width, height, max_side)
         self._ts: list[float] = []
         self._duplicate: list[bool] = []
         self._change: list[float | None] = []
