@@ -118,6 +118,7 @@ async def _start(
     media_storage = await asyncio.to_thread(make_media, settings)
     verifier = (verifier_factory or make_verifier)(settings)
     stack.callback(verifier.close)
+    service = None
     if analyze is None:
         service = await asyncio.to_thread(_inference_service, settings)
         if service is not None:
@@ -153,8 +154,11 @@ async def _start(
                 log.exception("shutdown hook %r failed", hook)
 
     stack.push_async_callback(run_shutdown_hooks)
-    # Live streaming (server/stream) attaches here: create its registry with `ctx`, keep it in
-    # ctx.extras["stream_registry"] and append its close_all to ctx.on_shutdown.
+    # Live streaming (server/stream): its registry, closed at shutdown by ctx.on_shutdown.
+    from server.stream.wiring import attach_stream
+
+    ctx.extras["pose_service"] = service
+    attach_stream(ctx)
     return ctx
 
 
@@ -236,7 +240,9 @@ def _api_routes() -> list[BaseRoute]:
 
 def _stream_routes() -> list[BaseRoute]:
     """Live ingest (WebRTC offer, WebSocket) from server/stream: its routes are listed here."""
-    return []
+    from server.stream.wiring import app_stream_routes
+
+    return app_stream_routes()
 
 
 def _site_routes() -> list[BaseRoute]:

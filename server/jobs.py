@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from server.errors import InvalidInputError, LiftStreamError
 from server.store.media import MediaStorage, check_key, new_prefix
-from server.store.records import SessionRecord
+from server.store.records import NewSession, SessionRecord
 from server.store.repo import Store
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,28 @@ class JobWorker:
         if requeued or failed:
             log.warning("after restart: re-queued %s, failed %s", requeued, failed)
         self._dispatcher = asyncio.create_task(self._dispatch(), name="liftstream-job-dispatcher")
+
+    async def submit(
+        self, user_id: str, video: Path, *, title: str, options: dict[str, Any]
+    ) -> SessionRecord:
+        """Queue a recorded video (e.g. a finished live lift) as a new session of `user_id`.
+
+        Takes ownership of `video` (moved into media storage). `options` are complete analysis
+        options as create-session stores them (exercise, barbell_mass_kg, joints,
+        plate_diameter_m, units, lifter_height_m, body_mass_kg, render).
+        """
+        key = f"{new_prefix()}/original{video.suffix.lower() or '.mp4'}"
+        await asyncio.to_thread(self.media.put_file, key, video, "video/mp4")
+        new = NewSession(
+            user_id=user_id,
+            title=title,
+            exercise=str(options["exercise"]),
+            options=dict(options),
+            original_key=key,
+        )
+        session = await asyncio.to_thread(self.store.create_session, new)
+        self.wake()
+        return session
 
     def wake(self) -> None:
         """A session was queued: look for work now rather than at the next poll."""

@@ -27,7 +27,7 @@ from server.errors import NoLiftError
 from server.stream.live import FinalisedSession, FinaliseRequest, LiveStep
 from server.stream.protocol import Start
 from server.stream.registry import StreamConfig, StreamRegistry
-from server.stream.routes import stream_routes
+from server.stream.routes import fixed, stream_routes
 from server.synth.trajectory import Trajectory, make_trajectory
 
 TOKEN = "test-token"
@@ -203,7 +203,7 @@ def make_app(registry: StreamRegistry) -> Starlette:
         yield
         await registry.close_all()
 
-    return Starlette(routes=stream_routes(registry, verify), lifespan=lifespan)
+    return Starlette(routes=stream_routes(fixed(registry, verify)), lifespan=lifespan)
 
 
 def make_registry(

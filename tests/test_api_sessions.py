@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from server.api.present import KG_PER_LB
-from tests.api_support import Api, api, database_url, postgres_server  # noqa: F401
+from tests import api_support
+from tests.api_support import Api
+
+api = api_support.api
+database_url = api_support.database_url
+postgres_server = api_support.postgres_server
 
 
 def test_create_returns_id_at_once_and_the_job_finishes(api: Api) -> None:

@@ -125,7 +125,7 @@ def decode_raw(
     logits = raw_scores.reshape(-1)
     if logits.shape != (NUM_ANCHORS,):
         raise InvalidInputError(f"detector scores must be (2254, 1), got {raw_scores.shape}")
-    scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -_LOGIT_CLIP, _LOGIT_CLIP)))
+    scores = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -_LOGIT_CLIP, _LOGIT_CLIP)))
     keep = np.flatnonzero(scores >= min_score)
     anchors = ssd_anchors()[keep]
     raw = raw_boxes[keep].astype(np.float32) / np.float32(INPUT_SIZE)

@@ -119,8 +119,8 @@ def render_session(
     max_side: int | None = None,
     settings: Settings | None = None,
     progress: Progress | None = None,
-    preset: str = "superfast",
-    crf: int = 23,
+    preset: str = "ultrafast",
+    crf: int = 26,
     jpeg_quality: int = 90,
 ) -> RenderResult:
     """Re-decode the source, draw each frame's overlay, write the MP4 and the key-frame JPEGs.

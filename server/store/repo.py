@@ -279,11 +279,11 @@ class Store:
         now = utcnow()
         ids: dict[str, str] = {}
         with self._tx() as db:
-            for topic, text in first_messages.items():
-                thread_id = f"thread_{secrets.token_hex(8)}"
+            for topic in first_messages:
+                ids[topic] = f"thread_{secrets.token_hex(8)}"
                 db.add(
                     ThreadRow(
-                        id=thread_id,
+                        id=ids[topic],
                         session_id=session_id,
                         kind=kind,
                         topic=topic,
@@ -291,12 +291,13 @@ class Store:
                         created_at=now,
                     )
                 )
+            db.flush()  # threads first: no ORM relationship tells the unit of work the order
+            for topic, text in first_messages.items():
                 db.add(
                     MessageRow(
-                        thread_id=thread_id, author=author, role="coach", text=text, created_at=now
+                        thread_id=ids[topic], author=author, role="coach", text=text, created_at=now
                     )
                 )
-                ids[topic] = thread_id
         return ids
 
     def get_thread(self, thread_id: str) -> ThreadRecord | None:

@@ -66,7 +66,8 @@ class FinaliseRequest:
 
     video: the original recording (MP4). start: the client's start message. lift: index on the
     connection. user_id: owner. lift_start_t / lift_end_t: s, stream clock (None if unknown).
-    video_t0: the stream time of the recording's first frame, s.
+    video_t0: the stream time of the recording's first frame, s. base_url: the origin the
+    client reached, for public URLs ("" = the configured one).
     """
 
     video: Path
@@ -77,6 +78,7 @@ class FinaliseRequest:
     video_t0: float
     lift_start_t: float | None
     lift_end_t: float | None
+    base_url: str = ""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ class StreamConfig:
     """Stream settings. recordings_dir: where original videos are written (one folder per
     connection). ice_servers: STUN/TURN URLs for the answering peer. loopback_ice: offer
     127.0.0.1 host candidates (tests and benchmarks on a loopback-only network).
-    max_connections: refuse new connections beyond this. finalise_timeout_s: how long shutdown
+    max_connections: refuse new connections beyond this. channel_timeout_s / frame_timeout_s:
+    close a connection whose data channel never opens / whose frames stop. finalise_timeout_s: how long shutdown
     waits for lifts still being finalised."""
 
     recordings_dir: Path
@@ -33,6 +34,7 @@ class StreamConfig:
     loopback_ice: bool = False
     max_connections: int = 16
     channel_timeout_s: float = 15.0
+    frame_timeout_s: float = 10.0
     idle_segment_s: float = 60.0
     finalise_timeout_s: float = 120.0
 
@@ -66,8 +68,9 @@ class StreamRegistry:
     def full(self) -> bool:
         return self._closing or len(self._sessions) >= self.config.max_connections
 
-    def open_session(self, user_id: str, transport: str) -> StreamSession:
-        """A new session with a fresh unguessable connection id."""
+    def open_session(self, user_id: str, transport: str, *, base_url: str = "") -> StreamSession:
+        """A new session with a fresh unguessable connection id. base_url: the origin the client
+        reached (for the URLs of its finalised sessions)."""
         if self._closing:
             raise RuntimeError("the stream registry is shutting down")
         connection_id = secrets.token_urlsafe(9)
@@ -77,6 +80,7 @@ class StreamRegistry:
             recorder_factory=self._recorder,
             spawn_background=self._spawn_background,
             channel_timeout_s=self.config.channel_timeout_s,
+            frame_timeout_s=self.config.frame_timeout_s,
         )
         session = StreamSession(
             connection_id,
@@ -85,6 +89,7 @@ class StreamRegistry:
             deps,
             self.metrics.connection(connection_id),
             on_closed=self._forget,
+            base_url=base_url,
         )
         self._sessions[connection_id] = session
         log.info("stream %s opened (%s, user %s)", connection_id, transport, user_id)

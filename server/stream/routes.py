@@ -1,7 +1,10 @@
 """Starlette routes of the live stream: the WebRTC offer, the WebSocket, and /metrics.
 
-`stream_routes(registry, verify_token)` returns the routes to mount; `verify_token(token)` is the
-app's bearer-token check and returns the user id, or None when the token is not valid.
+`stream_routes(resolve)` returns the routes to mount. `resolve(connection)` gives the registry and
+the bearer-token check of the app serving that request (the app builds both in its lifespan, so
+they are looked up per request, never held in module globals); `fixed(registry, verify)` is the
+resolver for an app built around one registry (tests). `verify(token)` returns the user id, or
+None when the token is not valid.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
@@ -23,6 +26,7 @@ from server.stream.websocket import serve_websocket, websocket_token
 log = logging.getLogger(__name__)
 
 TokenVerifier = Callable[[str], Awaitable[str | None]]
+Resolver = Callable[[HTTPConnection], tuple[StreamRegistry, TokenVerifier]]
 MAX_OFFER_BYTES = 128 * 1024
 
 
@@ -37,10 +41,20 @@ def _bearer(request: Request) -> str | None:
     return header[7:].strip() or None
 
 
-def stream_routes(registry: StreamRegistry, verify_token: TokenVerifier) -> list[BaseRoute]:
+def fixed(registry: StreamRegistry, verify_token: TokenVerifier) -> Resolver:
+    """A resolver that always answers with this registry and token check."""
+
+    def resolve(_connection: HTTPConnection) -> tuple[StreamRegistry, TokenVerifier]:
+        return registry, verify_token
+
+    return resolve
+
+
+def stream_routes(resolve: Resolver) -> list[BaseRoute]:
     """POST /api/v1/stream/offer, WS /api/v1/stream/ws, GET /metrics."""
 
     async def offer(request: Request) -> Response:
+        registry, verify_token = resolve(request)
         token = _bearer(request)
         user_id = await verify_token(token) if token else None
         if user_id is None:
@@ -52,7 +66,9 @@ def stream_routes(registry: StreamRegistry, verify_token: TokenVerifier) -> list
             return _error(503, "busy", "the server is at its live-stream limit; retry later")
         try:
             description = parse_offer(json.loads(body_bytes))
-            session, answer = await answer_offer(registry, user_id, description)
+            session, answer = await answer_offer(
+                registry, user_id, description, base_url=str(request.base_url).rstrip("/")
+            )
         except (ValueError, InvalidInputError) as exc:
             return _error(400, "invalid_offer", str(exc))
         return JSONResponse(
@@ -60,11 +76,13 @@ def stream_routes(registry: StreamRegistry, verify_token: TokenVerifier) -> list
         )
 
     async def websocket(ws: WebSocket) -> None:
+        registry, verify_token = resolve(ws)
         token = websocket_token(ws)
         user_id = await verify_token(token) if token else None
-        await serve_websocket(ws, registry, user_id)
+        await serve_websocket(ws, registry, user_id, base_url=str(ws.base_url).rstrip("/"))
 
     async def metrics(request: Request) -> Response:
+        registry, _ = resolve(request)
         live = [s.metrics for s in registry.sessions]
         wants_json = request.query_params.get("format") == "json" or (
             "application/json" in request.headers.get("accept", "")

@@ -90,6 +90,7 @@ class SessionDeps:
     recorder_factory: Callable[[str], Recorder]
     spawn_background: Callable[[Coroutine[Any, Any, None], str], None]
     channel_timeout_s: float = 15.0
+    frame_timeout_s: float = 10.0
 
 
 class StreamSession:
@@ -103,8 +104,10 @@ class StreamSession:
         deps: SessionDeps,
         metrics: ConnectionMetrics,
         on_closed: Callable[[StreamSession], None] | None = None,
+        base_url: str = "",
     ) -> None:
         self.connection_id = connection_id
+        self.base_url = base_url
         self.user_id = user_id
         self.transport = transport
         self.metrics = metrics
@@ -121,6 +124,7 @@ class StreamSession:
         self._lift: LiftLog | None = None
         self._lifts = 0
         self._lift_seen = False
+        self._last_arrival: float | None = None
         self._last_t = 0.0
         self._frames = 0
         self._closing = False
@@ -130,7 +134,7 @@ class StreamSession:
         self.close_reason = ""
         self.spawn(self._process(), "process")
         self.spawn(self._read_inbox(), "inbox")
-        self.spawn(self._channel_watchdog(), "channel-watchdog")
+        self.spawn(self._watchdog(), "watchdog")
 
     # ------------------------------------------------------------ tasks
 
@@ -191,6 +195,7 @@ class StreamSession:
         """Called by the transport for every received frame (never blocks)."""
         self.metrics.count("frames_received")
         self._frames += 1
+        self._last_arrival = frame.arrival
         if self._start is None or self._closing:
             return  # nothing to analyse for until the client says what it lifts
         if self._recorder.add(frame.to_video(), frame.t):
@@ -204,6 +209,7 @@ class StreamSession:
 
     def track_ended(self) -> None:
         """The transport has no more frames: the processor finishes what is in the slot."""
+        self._last_arrival = None  # an ended track is not a vanished client
         self._slot.close()
 
     def message_arrived(self, data: bytes | str) -> None:
@@ -250,7 +256,13 @@ class StreamSession:
                 return
             self._start = start
             self._lift_seen = False
-            self._analyzer = self._deps.analyzer_factory(start)
+            try:
+                self._analyzer = self._deps.analyzer_factory(start)
+            except LiftStreamError as exc:
+                # No live numbers, but the recording goes on and `end` still finalises it.
+                self._analyzer = None
+                log.warning("stream %s: no live analysis: %s", self.connection_id, exc)
+                self.send(p.Error("analysis_unavailable", f"no live analysis: {exc}"))
             log.info(
                 "stream %s: start %s (%.1f kg)",
                 self.connection_id,
@@ -377,6 +389,7 @@ class StreamSession:
             video_t0=recording.t0,
             lift_start_t=None if lift_log is None else lift_log.start_t,
             lift_end_t=end_t,
+            base_url=self.base_url,
         )
         log.info("stream %s: lift %d recorded in %s", self.connection_id, lift, recording.path)
         self._deps.spawn_background(self._finalise(request), f"{self.connection_id}:finalise")
@@ -405,15 +418,25 @@ class StreamSession:
 
     # ------------------------------------------------------------ closing
 
-    async def _channel_watchdog(self) -> None:
-        await asyncio.sleep(self._deps.channel_timeout_s)
-        if self._sink is None:
-            log.info(
-                "stream %s: no message channel after %.0f s",
-                self.connection_id,
-                self._deps.channel_timeout_s,
-            )
-            self.close_soon("message channel never opened")
+    async def _watchdog(self) -> None:
+        """Close a connection whose message channel never opens, or whose frames stop coming
+        (a client that vanished without hanging up: ICE consent takes ~30 s to notice)."""
+        deps = self._deps
+        began = time.perf_counter()
+        while True:
+            await asyncio.sleep(min(1.0, deps.channel_timeout_s, deps.frame_timeout_s))
+            now = time.perf_counter()
+            if self._sink is None and now - began > deps.channel_timeout_s:
+                log.info(
+                    "stream %s: no message channel after %.0f s",
+                    self.connection_id,
+                    deps.channel_timeout_s,
+                )
+                self.close_soon("message channel never opened")
+                return
+            if self._last_arrival is not None and now - self._last_arrival > deps.frame_timeout_s:
+                self.close_soon(f"no frame for {deps.frame_timeout_s:.0f} s")
+                return
 
     def close_soon(self, reason: str) -> None:
         """Close from a callback that cannot await (the task is kept until it is done)."""

@@ -54,7 +54,7 @@ def parse_offer(body: Any) -> RTCSessionDescription:
 
 
 async def answer_offer(
-    registry: StreamRegistry, user_id: str, offer: RTCSessionDescription
+    registry: StreamRegistry, user_id: str, offer: RTCSessionDescription, *, base_url: str = ""
 ) -> tuple[StreamSession, RTCSessionDescription]:
     """Create the peer and its session, and return the complete answer (ICE gathered)."""
     config = registry.config
@@ -62,7 +62,7 @@ async def answer_offer(
         use_loopback_candidates(True)
         offer = RTCSessionDescription(sdp=keep_loopback_candidates(offer.sdp), type=offer.type)
     pc = RTCPeerConnection(configuration=rtc_configuration(config.ice_servers))
-    session = registry.open_session(user_id, "webrtc")
+    session = registry.open_session(user_id, "webrtc", base_url=base_url)
     session.add_closer(pc.close)
     _wire(pc, session)
     try:

@@ -111,7 +111,9 @@ def websocket_token(ws: WebSocket) -> str | None:
     return None
 
 
-async def serve_websocket(ws: WebSocket, registry: StreamRegistry, user_id: str | None) -> None:
+async def serve_websocket(
+    ws: WebSocket, registry: StreamRegistry, user_id: str | None, *, base_url: str = ""
+) -> None:
     """Run one WebSocket connection; user_id is the verified token's user (None: refuse)."""
     if user_id is None:
         await ws.close(code=4401, reason="missing or invalid bearer token")
@@ -120,7 +122,7 @@ async def serve_websocket(ws: WebSocket, registry: StreamRegistry, user_id: str 
         await ws.close(code=1013, reason="server busy")
         return
     await ws.accept()
-    session = registry.open_session(user_id, "websocket")
+    session = registry.open_session(user_id, "websocket", base_url=base_url)
     sink = _WebSocketSink(ws)
     writer = session.spawn(sink.write(), "ws-writer")
 

@@ -1,0 +1,223 @@
+"""Video-mode pose tracking of the lifter: detector only when lost, landmark ROI carried over.
+
+Per frame: if a track exists, crop its ROI (predicted from the previous frame's auxiliary
+landmarks 33/34) and run the landmark model; when presence drops below 0.5 the track is dropped
+and the detector runs on the same frame, so a lost track costs no frame. When the detector sees
+several people the lifter is chosen: nearest to the bar (`bar_hint`, when the caller knows the
+plate centre), else the largest, most central person.
+
+The per-frame logic is one generator (`_plan`) that yields the model runs it needs; `step` feeds
+it from the synchronous service API and `step_async` from the batching async API, so both paths
+share every decision.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from server.errors import InvalidInputError
+from server.pose.anchors import INPUT_SIZE
+from server.pose.detector import Detection, decode_detections, letterbox
+from server.pose.landmarks import decode_landmarks
+from server.pose.roi import LANDMARK_INPUT, roi_from_keypoints, to_unit_float, warp_roi
+from server.pose.service import DetectorRaw, InferenceService, Kind, LandmarkRaw
+from server.pose.types import PoseFrame, Roi
+
+MIN_PRESENCE = 0.5
+# After a loss, the ROI of the last good frame, enlarged, is tried before the detector for this
+# many frames: fast pulls blur the lifter out of the predicted ROI for a frame or two, and the
+# detector then often latches onto a plate or a seated spectator instead.
+RETRY_FRAMES = 3
+RETRY_SCALE = 1.5
+
+_Need = tuple[Kind, NDArray[np.float32]]
+_Plan = Generator[_Need, DetectorRaw | LandmarkRaw, PoseFrame | None]
+
+
+def validate_frame(rgb: object) -> NDArray[np.uint8]:
+    """The frame as an HxWx3 uint8 C-contiguous array, or InvalidInputError naming the fault."""
+    if not isinstance(rgb, np.ndarray):
+        raise InvalidInputError(f"frame must be a numpy array, got {type(rgb).__name__}")
+    if rgb.dtype != np.uint8:
+        raise InvalidInputError(f"frame must be uint8 RGB, got dtype {rgb.dtype}")
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise InvalidInputError(f"frame must be HxWx3 RGB, got shape {rgb.shape}")
+    if rgb.shape[0] < 2 or rgb.shape[1] < 2:
+        raise InvalidInputError(f"frame is empty or degenerate: shape {rgb.shape}")
+    return np.ascontiguousarray(rgb)
+
+
+def validate_hint(bar_hint: object) -> NDArray[np.float64] | None:
+    """None, or the bar hint as a finite (2,) pixel position."""
+    if bar_hint is None:
+        return None
+    try:
+        hint = np.asarray(bar_hint, np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"bar_hint must be (x, y) pixels, got {bar_hint!r}") from None
+    if hint.shape != (2,) or not np.isfinite(hint).all():
+        raise InvalidInputError(f"bar_hint must be finite (x, y) pixels, got {bar_hint!r}")
+    return hint
+
+
+def _distance_to_box(point: NDArray[np.float64], box: NDArray[np.float32]) -> float:
+    dx = max(float(box[0]) - point[0], 0.0, point[0] - float(box[2]))
+    dy = max(float(box[1]) - point[1], 0.0, point[1] - float(box[3]))
+    return math.hypot(dx, dy)
+
+
+def select_lifter(
+    detections: Sequence[Detection],
+    frame_size: tuple[int, int],
+    bar_hint: NDArray[np.float64] | None = None,
+) -> Detection:
+    """Pick the lifter among detected people.
+
+    frame_size: (width, height) pixels. With a bar hint: the person whose box is nearest the bar
+    (0 inside the box), ties to the larger box (a judge standing behind the bar is smaller).
+    Without: the largest box weighted by how central it is (spectators stand at the edges).
+    """
+    if not detections:
+        raise InvalidInputError("select_lifter needs at least one detection")
+    w, h = frame_size
+    if bar_hint is not None:
+        return min(detections, key=lambda d: (_distance_to_box(bar_hint, d.box), -d.area))
+    centre = np.array([w / 2, h / 2])
+    half_diag = math.hypot(w, h) / 2
+
+    def weight(d: Detection) -> float:
+        off = float(np.linalg.norm(d.center - centre)) / half_diag
+        return d.area * max(0.05, 1.0 - off)
+
+    return max(detections, key=weight)
+
+
+class PoseTracker:
+    """One video's pose track. Not thread-safe: one tracker per stream.
+
+    service: the shared InferenceService. min_presence: landmark presence below which the track
+    is dropped. min_detection_score: detector threshold.
+    """
+
+    def __init__(
+        self,
+        service: InferenceService,
+        *,
+        min_presence: float = MIN_PRESENCE,
+        min_detection_score: float = 0.5,
+    ) -> None:
+        self._service = service
+        self.min_presence = min_presence
+        self.min_detection_score = min_detection_score
+        self._roi: Roi | None = None
+        self._frame_index = -1
+        # the ROI of the last frame that gave a pose, and that frame's index
+        self._last_good: tuple[Roi, int] | None = None
+        # buffers reused every frame: the async path awaits before touching them again
+        self._letterboxed = np.empty((INPUT_SIZE, INPUT_SIZE, 3), np.float32)
+        self._crop_u8 = np.empty((LANDMARK_INPUT, LANDMARK_INPUT, 3), np.uint8)
+        self._crop = np.empty((LANDMARK_INPUT, LANDMARK_INPUT, 3), np.float32)
+        self.detector_runs = 0
+        self.landmark_runs = 0
+
+    @property
+    def roi(self) -> Roi | None:
+        """The ROI the next frame will be cropped with; None when the track is lost."""
+        return self._roi
+
+    def reset(self) -> None:
+        """Forget the track (e.g. on a scene cut); the next step runs the detector."""
+        self._roi = None
+        self._last_good = None
+
+    def step(
+        self, rgb: NDArray[np.uint8], bar_hint: NDArray[np.floating] | None = None
+    ) -> PoseFrame | None:
+        """Track one HxWx3 uint8 RGB frame; None when nobody is found."""
+        plan = self._plan(rgb, bar_hint)
+        try:
+            kind, image = next(plan)
+            while True:
+                batch = image[None]
+                result: DetectorRaw | LandmarkRaw = (
+                    self._service.detect(batch)[0]
+                    if kind == "detect"
+                    else self._service.landmarks(batch)[0]
+                )
+                kind, image = plan.send(result)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    async def step_async(
+        self, rgb: NDArray[np.uint8], bar_hint: NDArray[np.floating] | None = None
+    ) -> PoseFrame | None:
+        """As `step`, with model runs batched across concurrent streams by the service."""
+        plan = self._plan(rgb, bar_hint)
+        try:
+            kind, image = next(plan)
+            while True:
+                result: DetectorRaw | LandmarkRaw = (
+                    await self._service.detect_async(image)
+                    if kind == "detect"
+                    else await self._service.landmarks_async(image)
+                )
+                kind, image = plan.send(result)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    # the shared per-frame logic --------------------------------------------------------------
+
+    def _plan(self, rgb: object, bar_hint: object) -> _Plan:
+        frame = validate_frame(rgb)
+        hint = validate_hint(bar_hint)
+        self._frame_index += 1
+        if self._roi is not None:
+            pose = yield from self._landmarks(frame, self._roi)
+            if pose is not None:
+                return pose
+        if self._last_good is not None and self._frame_index - self._last_good[1] <= RETRY_FRAMES:
+            last = self._last_good[0]
+            wider = Roi(center=last.center, size=last.size * RETRY_SCALE, rotation=last.rotation)
+            pose = yield from self._landmarks(frame, wider)
+            if pose is not None:
+                return pose
+        roi = yield from self._detect(frame, hint)
+        if roi is None:
+            return None
+        return (yield from self._landmarks(frame, roi))
+
+    def _detect(
+        self, frame: NDArray[np.uint8], hint: NDArray[np.float64] | None
+    ) -> Generator[_Need, DetectorRaw | LandmarkRaw, Roi | None]:
+        image, transform = letterbox(frame, out=self._letterboxed)
+        raw = yield ("detect", image)
+        assert isinstance(raw, DetectorRaw)
+        self.detector_runs += 1
+        people = decode_detections(raw.boxes, raw.scores, transform, self.min_detection_score)
+        if not people:
+            return None
+        lifter = select_lifter(people, (frame.shape[1], frame.shape[0]), hint)
+        try:
+            return roi_from_keypoints(lifter.keypoints[0], lifter.keypoints[1])
+        except InvalidInputError:  # coincident keypoints: nothing usable to crop
+            return None
+
+    def _landmarks(
+        self, frame: NDArray[np.uint8], roi: Roi
+    ) -> Generator[_Need, DetectorRaw | LandmarkRaw, PoseFrame | None]:
+        warp_roi(frame, roi, out=self._crop_u8)
+        crop = to_unit_float(self._crop_u8, out=self._crop)
+        raw = yield ("landmarks", crop)
+        assert isinstance(raw, LandmarkRaw)
+        self.landmark_runs += 1
+        if raw.presence < self.min_presence:
+            self._roi = None
+            return None
+        decoded = decode_landmarks(raw.landmarks, raw.presence, raw.world, roi, raw.heatmap)
+        self._roi = decoded.next_roi
+        self._last_good = (roi, self._frame_index)
+        return decoded.pose

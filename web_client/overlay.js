@@ -1,0 +1,90 @@
+// The bar path drawn over the camera picture. Samples come in the server's frame pixels
+// (x right, y down), which are the camera's pixels (the sender keeps the resolution); they are
+// mapped onto the <video> box as laid out with object-fit: contain.
+
+const IDLE_TRAIL = 40;
+
+/** The bar positions of the current lift (and a short trail between lifts). */
+export class LiftTrace {
+  constructor() {
+    this.points = [];
+    this.previous = [];
+    this.inLift = false;
+  }
+
+  add(x, y) {
+    if (!Number.isFinite(x) || !Number.isFinite(y)) return;
+    this.points.push([x, y]);
+    // Between lifts only a short trail is kept, so walking around does not scribble the picture.
+    if (!this.inLift && this.points.length > IDLE_TRAIL) this.points.splice(0, this.points.length - IDLE_TRAIL);
+  }
+
+  startLift() {
+    // Keep the last few idle points: the lift-off is detected a little after the bar moved.
+    this.points = this.points.slice(-8);
+    this.previous = [];
+    this.inLift = true;
+  }
+
+  endLift() {
+    this.previous = this.points;
+    this.points = [];
+    this.inLift = false;
+  }
+}
+
+/** The picture's rectangle inside a box of w x h for a frame of vw x vh (object-fit: contain). */
+export function containRect(w, h, vw, vh) {
+  if (!vw || !vh) return null;
+  const scale = Math.min(w / vw, h / vh);
+  return { scale, x: (w - vw * scale) / 2, y: (h - vh * scale) / 2 };
+}
+
+function path(ctx, points, rect) {
+  ctx.beginPath();
+  points.forEach(([x, y], i) => {
+    const px = rect.x + x * rect.scale;
+    const py = rect.y + y * rect.scale;
+    if (i === 0) ctx.moveTo(px, py);
+    else ctx.lineTo(px, py);
+  });
+  ctx.stroke();
+}
+
+export function drawOverlay(canvas, video, trace) {
+  const dpr = window.devicePixelRatio || 1;
+  const w = canvas.clientWidth;
+  const h = canvas.clientHeight;
+  if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
+    canvas.width = Math.round(w * dpr);
+    canvas.height = Math.round(h * dpr);
+  }
+  const ctx = canvas.getContext('2d');
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, w, h);
+  const rect = containRect(w, h, video.videoWidth, video.videoHeight);
+  if (!rect) return;
+  ctx.lineJoin = 'round';
+  ctx.lineCap = 'round';
+  if (trace.previous.length > 1) {
+    ctx.strokeStyle = 'rgba(255, 255, 255, 0.45)';
+    ctx.lineWidth = 3;
+    path(ctx, trace.previous, rect);
+  }
+  if (trace.points.length > 1) {
+    // A dark under-stroke keeps the path visible on bright and dark backgrounds alike.
+    ctx.strokeStyle = 'rgba(0, 0, 0, 0.6)';
+    ctx.lineWidth = 7;
+    path(ctx, trace.points, rect);
+    ctx.strokeStyle = trace.inLift ? '#ffbe0b' : '#4cc9f0';
+    ctx.lineWidth = 4;
+    path(ctx, trace.points, rect);
+  }
+  const last = trace.points[trace.points.length - 1];
+  if (last) {
+    ctx.fillStyle = '#ff006e';
+    ctx.beginPath();
+    ctx.arc(rect.x + last[0] * rect.scale, rect.y + last[1] * rect.scale, 7, 0, 2 * Math.PI);
+    ctx.fill();
+  }
+}
