@@ -100,19 +100,22 @@ def bar_kinematics(
     facing: int = 1,
     camera_offset_px: FloatArray | None = None,
     plate_radius_m: float = PLATE_RADIUS_M,
+    noise_sigma_px: float | None = None,
 ) -> BarKinematics:
     """Finalised bar kinematics.
 
     t: (N,) s from the frames' presentation times. center_px: (N, 2) measured plate centres,
     NaN where the plate was not found. px_per_m: calibration. facing: +1 if the lifter faces
     image right, -1 if left. camera_offset_px: (N, 2) background offset per frame or None.
+    noise_sigma_px: the measurement noise when the caller knows it better (e.g. estimated
+    without repeated frames, whose identical values would make it look smaller); else estimated.
     """
     if px_per_m <= 0 or not np.isfinite(px_per_m):
         raise ValueError(f"px_per_m must be a positive number, got {px_per_m}")
     if facing not in (1, -1):
         raise ValueError(f"facing must be +1 or -1, got {facing}")
     stable = stable_positions(center_px, camera_offset_px)
-    sigma = max(noise_px(stable[:, 1]), noise_px(stable[:, 0]))
+    sigma = noise_sigma_px or max(noise_px(stable[:, 1]), noise_px(stable[:, 0]))
     r = (sigma / px_per_m) ** 2
     up = -stable[:, 1] / px_per_m
     fwd = facing * stable[:, 0] / px_per_m

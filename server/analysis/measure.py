@@ -1,0 +1,189 @@
+"""The per-frame pass over a recorded clip: pose, plate, camera motion, one frame at a time.
+
+What comes out is measurements (what was seen in each frame), not estimates: the raw rim-fit
+centres go to the smoother in `kinematics`, the Kalman track only steers the search and draws the
+live-looking overlay. A duplicated frame (the same picture stamped again, common in phone files)
+is kept in the time line; while the bar moves its unchanged fix is dropped, so it cannot read as
+the bar stopping.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from server.pose import types as lm
+from server.pose.types import PoseFrame
+from server.settings import Settings
+from server.tracking.camera import Box, CameraMotion, box_around, offsets_at
+from server.tracking.tracker import BarTracker, TrackerConfig
+from server.video.reader import VideoReader
+
+log = logging.getLogger(__name__)
+
+FloatArray = NDArray[np.float64]
+Progress = Callable[[float], None]
+WRISTS = (lm.LEFT_WRIST, lm.RIGHT_WRIST)
+MIN_VISIBILITY = 0.3
+STILL_RADII_PER_S = 0.1  # tracked speed (plate radii/s, ~2 cm/s) below which the bar is at rest
+SAME_PX = 0.05  # two fixes this close come from the same picture
+
+
+class PoseStepper(Protocol):
+    """What the pass needs from the pose stage: one PoseFrame (or None) per frame."""
+
+    def step(
+        self, rgb: NDArray[np.uint8], bar_hint: NDArray[np.floating] | None = None
+    ) -> PoseFrame | None: ...
+
+
+@dataclass
+class Measurements:
+    """Everything measured in one clip, all of length N = frames.
+
+    t: (N,) s, presentation times. duplicate: (N,) the frame repeats the previous picture.
+    fit_center: (N, 2) px, the accepted rim fit of each frame (NaN where none). fit_radius: (N,) px.
+    track_center: (N, 2) px, the causal Kalman estimate (NaN when no track). track_radius: (N,).
+    confidence: (N,) [0, 1]. camera: (N, 2, 3) the background's similarity transform since
+    frame 0 (a static point p of frame 0 appears at A p + b).
+    poses: N PoseFrame or None. size: (width, height) of the analysed frames. max_side: the
+    reader's max_side (the render must decode with the same). warnings: from reading the file.
+    """
+
+    t: FloatArray
+    duplicate: NDArray[np.bool_]
+    fit_center: FloatArray
+    fit_radius: FloatArray
+    track_center: FloatArray
+    track_radius: FloatArray
+    confidence: FloatArray
+    camera: FloatArray
+    poses: list[PoseFrame | None]
+    size: tuple[int, int]
+    max_side: int | None
+    nominal_fps: float
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def frames(self) -> int:
+        return int(self.t.shape[0])
+
+    def camera_offsets(self, points: FloatArray) -> FloatArray:
+        """(N, 2) px: how far the camera moved the background at each frame's point (N, 2)."""
+        return offsets_at(self.camera, points)
+
+
+def _wrists(pose: PoseFrame | None) -> FloatArray | None:
+    if pose is None:
+        return None
+    idx = [i for i in WRISTS if pose.visibility[i] >= MIN_VISIBILITY]
+    return pose.keypoints[idx].astype(np.float64) if idx else None
+
+
+def _stale(center: FloatArray, previous: FloatArray, velocity: FloatArray, radius: float) -> bool:
+    """A repeated frame's fix is stale when it did not move although the bar was moving (a
+    repeat in a slow or still stretch is a real, if unchanged, measurement)."""
+    moving = bool(np.hypot(*velocity) >= STILL_RADII_PER_S * radius)
+    same = bool(np.isfinite(previous).all() and np.hypot(*(center - previous)) < SAME_PX)
+    return moving and same
+
+
+def _exclusions(pose: PoseFrame | None, center: FloatArray, radius: float) -> list[Box]:
+    """Regions that move on their own: the lifter (landmark box, grown) and the plate."""
+    boxes: list[Box] = []
+    if pose is not None:
+        box = box_around(pose.keypoints[pose.visibility >= MIN_VISIBILITY], 0.2)
+        if box is not None:
+            boxes.append(box)
+    if np.isfinite(center).all() and np.isfinite(radius):
+        r = 1.6 * radius
+        boxes.append((center[0] - r, center[1] - r, center[0] + r, center[1] + r))
+    return boxes
+
+
+def measure_clip(
+    video: str | Path,
+    *,
+    pose: PoseStepper | None,
+    plate_diameter_m: float = 0.45,
+    max_side: int | None = 1280,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+) -> Measurements:
+    """Decode `video` once and measure every frame. pose: a PoseTracker (or None to track the
+    bar alone). progress: called with the fraction of frames done (by the header's count)."""
+    tracker = BarTracker(TrackerConfig(plate_diameter_m=plate_diameter_m))
+    camera = CameraMotion()
+    t: list[float] = []
+    dup: list[bool] = []
+    fit_c: list[FloatArray] = []
+    fit_r: list[float] = []
+    trk_c: list[FloatArray] = []
+    trk_r: list[float] = []
+    conf: list[float] = []
+    offs: list[FloatArray] = []
+    poses: list[PoseFrame | None] = []
+    nan2 = np.array([np.nan, np.nan])
+    last_pose: PoseFrame | None = None
+    last_center = nan2
+    last_velocity = np.zeros(2)
+    with VideoReader(video, max_side=max_side, settings=settings) as reader:
+        expected = max(1, reader.info.frame_count)
+        size = (0, 0)
+        for frame in reader:
+            rgb = frame.rgb
+            size = (rgb.shape[1], rgb.shape[0])
+            hint = last_center if np.isfinite(last_center).all() else None
+            repeat = frame.duplicate and bool(t)
+            # A repeated picture shows the lifter where the last one did: no new pose.
+            current = None if pose is None else (poses[-1] if repeat else pose.step(rgb, hint))
+            if current is not None:
+                last_pose = current
+            sample = tracker.step(frame.t, rgb, _wrists(current or last_pose))
+            fit = tracker.last_fit
+            transform = camera.step(rgb, _exclusions(current, sample.center, sample.radius))
+            center = fit.center.astype(np.float64) if fit is not None else nan2
+            if repeat and _stale(center, fit_c[-1], last_velocity, trk_r[-1]):
+                # The same picture stamped later while the bar moves: a stale moment.
+                center = nan2
+            t.append(frame.t)
+            dup.append(repeat)
+            fit_c.append(center)
+            fit_r.append(float(fit.radius) if fit is not None and not repeat else np.nan)
+            trk_c.append(sample.center.astype(np.float64))
+            trk_r.append(float(sample.radius))
+            conf.append(float(sample.confidence))
+            offs.append(transform)
+            poses.append(current)
+            last_center = sample.center
+            last_velocity = np.nan_to_num(sample.velocity, nan=np.inf)
+            if progress is not None and frame.index % 10 == 0:
+                progress(min(1.0, (frame.index + 1) / expected))
+        warnings = [*reader.warnings, *reader.timing_warnings()]
+        nominal_fps = reader.info.fps
+    if camera.unmeasured > 0.2 * max(1, len(t)):
+        warnings.append(
+            f"camera motion could not be measured in {camera.unmeasured} of {len(t)} frames "
+            "(too little static background): positions there assume a still camera"
+        )
+    return Measurements(
+        t=np.asarray(t, np.float64),
+        duplicate=np.asarray(dup, bool),
+        fit_center=np.asarray(fit_c, np.float64).reshape(-1, 2),
+        fit_radius=np.asarray(fit_r, np.float64),
+        track_center=np.asarray(trk_c, np.float64).reshape(-1, 2),
+        track_radius=np.asarray(trk_r, np.float64),
+        confidence=np.asarray(conf, np.float64),
+        camera=np.asarray(offs, np.float64).reshape(-1, 2, 3),
+        poses=poses,
+        size=size,
+        max_side=max_side,
+        nominal_fps=nominal_fps,
+        warnings=warnings,
+    )
