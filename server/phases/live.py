@@ -1,0 +1,181 @@
+"""The live phase state machine: one bar sample in, the phases that can be known now out.
+
+`LivePhases.step(t, height, vy)` takes the causal (fixed-lag smoothed) bar height above the
+floor (m) and vertical velocity (m/s) and returns a `LiveUpdate`: phases that started (name and
+the time they started, which may be a few frames back: a velocity peak is only known once the
+velocity falls), and whether the lift started or ended with this sample. The offline
+segmentation (`segment.py`) re-times everything at finalisation; this machine is what the athlete
+sees while lifting.
+
+Events, as in segment.py: lift-off (first_pull starts) when the bar has risen OFF_FLOOR_M off its
+rest level and is moving up, timed at the last START_SPEED crossing; transition at the velocity
+peak before the dip between the pulls; second_pull at the bottom of that dip; turnover at peak
+bar velocity (only counted above PULL_MIN_PEAK); catch at the bar's highest point; recovery at
+its lowest receiving point; the lift ends when the bar is still for STILL_HOLD_S (clean and jerk:
+after the jerk, or when no jerk follows within JERK_WAIT_S) or is dropped to the floor. A rise
+that never reaches Olympic-pull speed and comes back down is not a lift: the machine resets
+without ending a lift that it never started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from server.phases.segment import (
+    DIP_MIN,
+    JERK_DIP_SPEED,
+    OFF_FLOOR_M,
+    PULL_MIN_PEAK,
+    START_SPEED,
+    STILL_HOLD_S,
+    STILL_SPEED,
+)
+from server.phases.types import Exercise
+
+JERK_WAIT_S = 4.0  # standing with the bar racked this long without a dip: no jerk is coming
+PULL_SPEED = 0.5  # m/s: a first-pull velocity peak below this is noise, not the knee pass
+TURN_DROP = 0.1  # m/s below the running peak: the peak is behind us
+
+
+@dataclass(frozen=True)
+class LiveUpdate:
+    """phases: (name, start t s) that started, in order. started / ended: the lift did."""
+
+    phases: tuple[tuple[str, float], ...] = ()
+    started: bool = False
+    ended: bool = False
+
+
+@dataclass
+class _Lift:
+    state: str = "first_pull"
+    peak_v: float = 0.0
+    peak_t: float = 0.0
+    dip_v: float = 0.0
+    dip_t: float = 0.0
+    top_h: float = 0.0
+    top_t: float = 0.0
+    low_h: float = 0.0
+    low_t: float = 0.0
+    still_since: float | None = None
+    stood: bool = False  # stood still after the clean's recovery (a jerk may follow)
+    phases: list[tuple[str, float]] = field(default_factory=list)
+
+
+class LivePhases:
+    """Step object, one per stream. `rest_height`: the bar's height at rest (plate radius)."""
+
+    def __init__(self, exercise: Exercise | str, rest_height: float = 0.225) -> None:
+        self.exercise = Exercise(exercise)
+        self.rest_height = rest_height
+        self._lift: _Lift | None = None
+        self._last: tuple[float, float] | None = None  # (t, vy) of the previous sample
+        self._rising_since: float | None = None
+
+    @property
+    def in_lift(self) -> bool:
+        return self._lift is not None
+
+    def reset(self) -> None:
+        self._lift = None
+        self._rising_since = None
+
+    def step(self, t: float, height: float, vy: float) -> LiveUpdate:
+        prev = self._last
+        self._last = (t, vy)
+        if self._lift is None:
+            return self._idle(t, height, vy, prev)
+        lift = self._lift
+        new: list[tuple[str, float]] = []
+
+        def start(name: str, when: float) -> None:
+            lift.state = name
+            lift.phases.append((name, when))
+            new.append((name, when))
+
+        s = lift.state
+        if s in ("first_pull", "transition", "second_pull"):
+            if vy > lift.peak_v:
+                lift.peak_v, lift.peak_t = vy, t
+                if s == "transition" and vy > lift.dip_v + DIP_MIN:
+                    start("second_pull", lift.dip_t)
+            elif s == "first_pull" and lift.peak_v > PULL_SPEED and vy < lift.peak_v - DIP_MIN:
+                start("transition", lift.peak_t)
+                lift.dip_v, lift.dip_t = vy, t
+            if lift.state == "transition" and vy < lift.dip_v:
+                lift.dip_v, lift.dip_t = vy, t
+            if lift.peak_v >= PULL_MIN_PEAK and vy < lift.peak_v - TURN_DROP:
+                if lift.state == "first_pull":
+                    start("second_pull", lift.peak_t)  # no dip seen: the pulls ran together
+                start("turnover", lift.peak_t)
+                lift.top_h, lift.top_t = height, t
+            elif height < self.rest_height + OFF_FLOOR_M / 2 and vy <= 0:
+                self._lift = None  # came back down without an Olympic pull: not a lift
+                return LiveUpdate()
+        elif s in ("turnover", "jerk_drive"):
+            if height > lift.top_h:
+                lift.top_h, lift.top_t = height, t
+            if vy < 0:
+                start("catch" if s == "turnover" else "jerk_catch", lift.top_t)
+                lift.low_h, lift.low_t = height, t
+        elif s in ("catch", "jerk_catch"):
+            if height < lift.low_h:
+                lift.low_h, lift.low_t = height, t
+            if vy > START_SPEED:
+                start("recovery" if s == "catch" else "jerk_recovery", lift.low_t)
+        elif s in ("recovery", "jerk_recovery", "jerk_dip"):
+            if s == "recovery" and lift.stood and vy < -JERK_DIP_SPEED:
+                start("jerk_dip", t)
+            elif s == "jerk_dip" and vy > 0:
+                start("jerk_drive", t)
+                lift.top_h, lift.top_t = height, t
+        ended = self._maybe_end(t, height, vy)
+        return LiveUpdate(tuple(new), False, ended)
+
+    def _idle(
+        self, t: float, height: float, vy: float, prev: tuple[float, float] | None
+    ) -> LiveUpdate:
+        if vy > START_SPEED:
+            if self._rising_since is None:
+                # The crossing, interpolated between the previous sample and this one.
+                if prev is not None and prev[1] < START_SPEED < vy and t > prev[0]:
+                    f = (START_SPEED - prev[1]) / (vy - prev[1])
+                    self._rising_since = prev[0] + f * (t - prev[0])
+                else:
+                    self._rising_since = t
+        else:
+            self._rising_since = None
+        if height > self.rest_height + OFF_FLOOR_M and self._rising_since is not None:
+            self._lift = _Lift()
+            when = self._rising_since
+            self._lift.phases.append(("first_pull", when))
+            return LiveUpdate((("first_pull", when),), True, False)
+        return LiveUpdate()
+
+    def _maybe_end(self, t: float, height: float, vy: float) -> bool:
+        lift = self._lift
+        assert lift is not None
+        if abs(vy) < STILL_SPEED:
+            lift.still_since = t if lift.still_since is None else lift.still_since
+        else:
+            lift.still_since = None
+        dropped = (
+            lift.state in ("catch", "recovery", "jerk_catch", "jerk_recovery", "jerk_dip")
+            and height < self.rest_height + OFF_FLOOR_M
+        )
+        held = lift.still_since is not None and t - lift.still_since >= STILL_HOLD_S
+        if held and lift.state == "recovery":
+            lift.stood = True
+        final = lift.state == "jerk_recovery" or (
+            lift.state == "recovery" and self.exercise is not Exercise.CLEAN_AND_JERK
+        )
+        waited = (
+            lift.state == "recovery"
+            and lift.still_since is not None
+            and t - lift.still_since >= JERK_WAIT_S
+        )
+        if dropped or (held and final) or waited:
+            self._lift = None
+            self._rising_since = None
+            return True
+        return False

@@ -1,0 +1,113 @@
+"""Live analysis: the phase state machine on exact bar paths, and the real per-connection analyzer
+(plate tracking, causal kinematics, phases) on synthetic clips, directly and over WebRTC."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from server.phases.live import LivePhases
+from server.phases.types import Exercise, phases_for
+from server.stream import protocol as p
+from server.stream.client import stream_clip
+from server.stream.live_pipeline import PipelineAnalyzer
+from server.stream.registry import StreamConfig, StreamRegistry
+from server.synth.clip import RenderOptions, iter_frames, render_clip
+from server.synth.trajectory import make_trajectory
+from tests.stream_support import TOKEN, RecordingFinaliser, make_app, running_server
+
+# Live event -> the trajectory's event it should match (the phase that starts there).
+LIVE_EVENTS = {
+    "first_pull": "lift_off",
+    "transition": "first_pull_end",
+    "second_pull": "transition_end",
+    "turnover": "peak_velocity",
+    "catch": "max_height",
+    "recovery": "catch",
+    "jerk_drive": "jerk_dip_end",
+    "jerk_catch": "jerk_max_height",
+    "jerk_recovery": "jerk_catch",
+}
+
+
+def _exact(traj: object, fps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    t = np.arange(0.0, traj.duration, 1.0 / fps)  # type: ignore[attr-defined]
+    eps = 1e-5
+    pos = traj.position  # type: ignore[attr-defined]
+    return t, pos(t)[:, 1], (pos(t + eps) - pos(t - eps))[:, 1] / (2 * eps)
+
+
+@pytest.mark.parametrize("exercise", ["snatch", "clean", "clean_and_jerk"])
+def test_live_phases_follow_an_exact_lift_in_order(exercise: str) -> None:
+    traj = make_trajectory(exercise, seed=3, lift_start=0.8, hold=1.0)
+    machine = LivePhases(exercise)
+    seen: list[tuple[str, float, float]] = []
+    started = ended = 0
+    for t, h, v in zip(*_exact(traj, 30.0), strict=True):
+        update = machine.step(float(t), float(h), float(v))
+        seen += [(name, when, float(t)) for name, when in update.phases]
+        started += update.started
+        ended += update.ended
+    assert started == 1 and ended == 1
+    names = [n for n, _, _ in seen]
+    assert names == [ph for ph in phases_for(Exercise(exercise)) if ph != "setup"]
+    for name, when, known_at in seen:
+        assert when <= known_at + 1e-9  # never announced before it happened
+        assert known_at - when <= 0.2, name  # and announced within a few frames
+        if name in LIVE_EVENTS and name != "first_pull":
+            assert abs(when - traj.events[LIVE_EVENTS[name]]) <= 2.0 / 30.0, name
+    assert abs(seen[0][1] - traj.events["lift_off"]) <= 0.08
+
+
+@pytest.mark.parametrize("variant", ["still", "shift", "deadlift"])
+def test_live_phases_never_start_a_lift_that_is_not_one(variant: str) -> None:
+    traj = make_trajectory("none", seed=2, variant=variant)
+    machine = LivePhases("snatch")
+    ended = 0
+    for t, h, v in zip(*_exact(traj, 30.0), strict=True):
+        ended += machine.step(float(t), float(h), float(v)).ended
+    assert ended == 0
+
+
+@pytest.mark.slow
+async def test_live_analyzer_tracks_a_synthetic_snatch() -> None:
+    traj = make_trajectory("snatch", seed=5, lift_start=0.8, hold=1.0)
+    opts = RenderOptions(seed=5, motion_blur=0.5, noise_sigma=2.0)
+    analyzer = PipelineAnalyzer(p.Start(exercise="snatch"), service=None)
+    peak = 0.0
+    phases: list[str] = []
+    ended = False
+    for t, rgb in iter_frames(traj, fps=30.0, size=(854, 480), options=opts):
+        step = await analyzer.step(rgb, t)
+        if step.vy_mps is not None:
+            peak = max(peak, step.vy_mps)
+        phases += [n for n, _ in step.phases]
+        ended = ended or step.lift_ended
+    assert phases == list(phases_for(Exercise.SNATCH))[1:]
+    assert ended
+    assert peak == pytest.approx(traj.params["peak_velocity"], rel=0.05)
+
+
+@pytest.mark.slow
+async def test_real_analyzer_over_webrtc(tmp_path: Path) -> None:
+    traj = make_trajectory("clean", seed=6, lift_start=0.8, hold=1.0)
+    clip = tmp_path / "clean.mp4"
+    render_clip(
+        traj, clip, fps=30.0, size=(640, 480), options=RenderOptions(seed=6, noise_sigma=2.0)
+    )
+    finaliser = RecordingFinaliser()
+    cfg = StreamConfig(recordings_dir=tmp_path / "recordings", loopback_ice=True)
+    registry = StreamRegistry(cfg, lambda start: PipelineAnalyzer(start, None), finaliser)
+    async with running_server(make_app(registry)) as url:
+        result = await stream_clip(
+            url, clip, p.Start(exercise="clean"), token=TOKEN, session_timeout_s=30
+        )
+    samples = result.of_type("sample")
+    assert len(samples) >= 0.9 * result.frames_sent
+    names = [m["name"] for m in result.of_type("phase")]
+    assert names == list(phases_for(Exercise.CLEAN))[1:]
+    (summary,) = result.of_type("lift_summary")
+    assert summary["peak_velocity_mps"] == pytest.approx(traj.params["peak_velocity"], rel=0.05)
+    assert result.of_type("session")
