@@ -1,0 +1,168 @@
+"""`liftstream bench [--short]`: pose cost per frame and offline analysis speed, as JSON + a table.
+
+Short mode (CI, a few seconds): the full landmark model at batch 1 and 4, and `analyze` on a
+short synthetic 480p clip. Full mode: lite/full/heavy at batch 1/4/16, `analyze` on each shared
+real clip that holds a side-view Olympic lift, and on synthetic 720p and 1080p snatches.
+Figures are wall-clock on the machine it runs on; the JSON records which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REAL_CLIPS = {"snatch_side_competition_wdias.mp4": "snatch"}
+CLIPS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "clips"
+
+
+def _pose_costs(
+    model_dir: Path, variants: list[str], batches: list[int], reps: int
+) -> list[dict[str, Any]]:
+    from server.pose.service import InferenceService
+
+    rows = []
+    rng = np.random.default_rng(0)
+    for variant in variants:
+        try:
+            service = InferenceService(model_dir, variant)
+        except Exception as exc:  # a variant that was not prepared (npm absent): say so
+            rows.append({"variant": variant, "error": str(exc)})
+            continue
+        with service:
+            det = rng.uniform(-1, 1, (1, 224, 224, 3)).astype(np.float32)
+            service.detect(det)
+            t0 = time.perf_counter()
+            for _ in range(reps):
+                service.detect(det)
+            det_ms = 1000 * (time.perf_counter() - t0) / reps
+            for batch in batches:
+                crops = rng.uniform(0, 1, (batch, 256, 256, 3)).astype(np.float32)
+                service.landmarks(crops)
+                t0 = time.perf_counter()
+                for _ in range(reps):
+                    service.landmarks(crops)
+                per_image = 1000 * (time.perf_counter() - t0) / (reps * batch)
+                rows.append(
+                    {
+                        "variant": variant,
+                        "batch": batch,
+                        "detector_ms": round(det_ms, 2),
+                        "landmark_ms_per_image": round(per_image, 2),
+                    }
+                )
+    return rows
+
+
+def _analyze_speed(model_dir: Path, clips: list[tuple[str, Path, str]]) -> list[dict[str, Any]]:
+    from server.analysis.pipeline import AnalysisOptions, analyze_video
+    from server.pose.service import InferenceService
+    from server.video.reader import probe
+
+    rows = []
+    with InferenceService(model_dir, "full") as service:
+        for name, path, exercise in clips:
+            info = probe(path)
+            with tempfile.TemporaryDirectory() as out:
+                t0 = time.perf_counter()
+                try:
+                    doc = analyze_video(
+                        path, AnalysisOptions(exercise=exercise), out, service=service
+                    )
+                    frames = len(doc["timestamps"])
+                    error = None
+                except Exception as exc:  # report, do not stop the run
+                    frames, error = info.frame_count, str(exc)
+                wall = time.perf_counter() - t0
+            video_s = frames / info.fps if info.fps else info.duration_s
+            rows.append(
+                {
+                    "clip": name,
+                    "size": f"{info.width}x{info.height}",
+                    "frames": frames,
+                    "wall_s": round(wall, 2),
+                    "fps": round(frames / wall, 1),
+                    "x_realtime": round(video_s / wall, 2),
+                    **({"error": error} if error else {}),
+                }
+            )
+    return rows
+
+
+def _synthetic(tmp: Path, size: tuple[int, int], seconds_hold: float) -> Path:
+    from server.synth.clip import RenderOptions, render_clip
+    from server.synth.trajectory import make_trajectory
+
+    traj = make_trajectory("snatch", seed=1, lift_start=0.6, hold=seconds_hold)
+    path = tmp / f"synthetic-{size[1]}p.mp4"
+    render_clip(traj, path, fps=30.0, size=size, options=RenderOptions(seed=1, noise_sigma=2.0))
+    return path
+
+
+def run(short: bool, model_dir: Path) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        if short:
+            pose = _pose_costs(model_dir, ["full"], [1, 4], reps=3)
+            clips = [("synthetic 480p", _synthetic(tmp, (854, 480), 0.3), "snatch")]
+        else:
+            pose = _pose_costs(model_dir, ["lite", "full", "heavy"], [1, 4, 16], reps=10)
+            clips = [
+                (name, CLIPS_DIR / name, ex)
+                for name, ex in REAL_CLIPS.items()
+                if (CLIPS_DIR / name).is_file()
+            ]
+            clips += [
+                ("synthetic 720p", _synthetic(tmp, (1280, 720), 0.8), "snatch"),
+                ("synthetic 1080p", _synthetic(tmp, (1920, 1080), 0.8), "snatch"),
+            ]
+        analyze = _analyze_speed(model_dir, clips)
+    return {
+        "date": dt.date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "mode": "short" if short else "full",
+        "pose": pose,
+        "analyze": analyze,
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [f"LiftStream bench ({result['mode']}) {result['date']} on {result['machine']}", ""]
+    lines.append("pose: variant batch detector_ms landmark_ms/image")
+    for r in result["pose"]:
+        if "error" in r:
+            lines.append(f"  {r['variant']}: {r['error']}")
+        else:
+            lines.append(
+                f"  {r['variant']:<6} {r['batch']:>3} {r['detector_ms']:>8.2f} "
+                f"{r['landmark_ms_per_image']:>8.2f}"
+            )
+    lines.append("analyze: clip size frames wall_s fps x_realtime")
+    for r in result["analyze"]:
+        lines.append(
+            f"  {r['clip']:<40} {r['size']:>10} {r['frames']:>5} {r['wall_s']:>7.2f} "
+            f"{r['fps']:>6.1f} {r['x_realtime']:>5.2f}"
+            + (f"  ERROR {r['error']}" if "error" in r else "")
+        )
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    from server.settings import Settings
+
+    result = run(bool(args.short), Settings.from_env().model_dir)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"bench-{result['mode']}-{result['date']}.json"
+    path.write_text(json.dumps(result, indent=2))
+    print(table(result))
+    print(f"\nwrote {path}")
+    return 0
