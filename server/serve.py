@@ -89,10 +89,13 @@ def open_urls(settings: Settings, scheme: str, token: str | None) -> list[str]:
 
 
 def cli_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import logging
+
     import uvicorn
 
     from server.app import create_app
 
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter at each start
     if args.host:
         settings = replace(settings, host=args.host)
     if args.port:
