@@ -79,7 +79,8 @@ class Measurements:
         return offsets_at(self.camera, points)
 
 
-def _wrists(pose: PoseFrame | None) -> FloatArray | None:
+def wrists(pose: PoseFrame | None) -> FloatArray | None:
+    """(K, 2) pixel positions of the visible wrists (the hands hold the bar), or None."""
     if pose is None:
         return None
     idx = [i for i in WRISTS if pose.visibility[i] >= MIN_VISIBILITY]
@@ -145,7 +146,7 @@ def measure_clip(
             current = None if pose is None else (poses[-1] if repeat else pose.step(rgb, hint))
             if current is not None:
                 last_pose = current
-            sample = tracker.step(frame.t, rgb, _wrists(current or last_pose))
+            sample = tracker.step(frame.t, rgb, wrists(current or last_pose))
             fit = tracker.last_fit
             transform = camera.step(rgb, _exclusions(current, sample.center, sample.radius))
             center = fit.center.astype(np.float64) if fit is not None else nan2

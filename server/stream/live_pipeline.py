@@ -18,8 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.analysis.kinematics import LiveBarKinematics
+from server.analysis.measure import wrists
 from server.phases.live import LivePhases
-from server.pose import types as lm
 from server.pose.types import PoseFrame
 from server.stream.live import LiveStep
 from server.stream.protocol import Start
@@ -27,7 +27,6 @@ from server.tracking.calibration import MIN_PLATE_FITS
 from server.tracking.tracker import BarTracker, TrackerConfig
 
 PLATE_DIAMETER_M = 0.45
-WRISTS = (lm.LEFT_WRIST, lm.RIGHT_WRIST)
 # Jerk density of the live filter, m²/s⁵. The offline smoother picks q by likelihood over the
 # whole lift; live there is no whole lift, and the default 300 cut a clean's sharp velocity peak
 # by ~7 % on the synthetic clips, 3000 by under 2 % (with 3 frames of lag).
@@ -61,8 +60,8 @@ class PipelineAnalyzer:
             pose = await self.pose.step_async(rgb, self._last_center)
             if pose is not None:
                 self._last_pose = pose
-        wrists = _wrists(pose or self._last_pose)
-        sample = await asyncio.to_thread(self.tracker.step, t, rgb, wrists)
+        hands = wrists(pose or self._last_pose)
+        sample = await asyncio.to_thread(self.tracker.step, t, rgb, hands)
         fit = self.tracker.last_fit
         if fit is not None:
             self._fits += 1
@@ -111,9 +110,3 @@ class PipelineAnalyzer:
         self.kinematics.reset_floor()
         return ()
 
-
-def _wrists(pose: PoseFrame | None) -> NDArray[np.float64] | None:
-    if pose is None:
-        return None
-    idx = [i for i in WRISTS if pose.visibility[i] >= 0.3]
-    return pose.keypoints[idx].astype(np.float64) if idx else None
