@@ -130,11 +130,10 @@ def build_document(
     lift: LiftSegments,
     calibration: Calibration,
     facing: int,
-    keyframes: dict[str, str],
     warnings: list[str],
     analysis: dict[str, Any],
 ) -> dict[str, Any]:
-    """The session-data document. keyframes: boundary event -> relative image path written."""
+    """The session-data document; phase_data is filled in once the key frames are written."""
     near = near_measurement(bar.t, bar_seen)
 
     def bar_series(values: FloatArray, quantity: Quantity) -> list[float | None]:
@@ -175,10 +174,7 @@ def build_document(
                 body.shoulder_height, Quantity.LENGTH, system
             ),
         },
-        "phase_data": {
-            event: {"image_url": path, "t": round(lift.events[event], 4)}
-            for event, path in keyframes.items()
-        },
+        "phase_data": {},
         "chart_data": chart,
         "units": units_block(system),
         "lift": lift_block(lift, bar, force_model, chart),

@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 
 from server.analysis import angles
-from server.analysis.document import body_angles, build_document, keyframe_times
-from server.analysis.kinematics import bar_kinematics, body_kinematics, noise_px
+from server.analysis.document import BodySeries, body_angles, build_document, keyframe_times
+from server.analysis.kinematics import BarKinematics, bar_kinematics, body_kinematics, noise_px
 from server.analysis.measure import Measurements, measure_clip
 from server.analysis.units import check_system
 from server.errors import InvalidInputError, NoLiftError
-from server.phases.segment import segment
+from server.phases.segment import LiftSegments, segment
 from server.phases.types import Exercise
 from server.pose import types as lm
 from server.render.video import build_overlays, render_session
@@ -132,9 +132,9 @@ def _points(m: Measurements, fn: Callable[[Any], np.ndarray]) -> np.ndarray:
 
 def analyze_measurements(
     m: Measurements, options: AnalysisOptions
-) -> tuple[dict[str, Any], Any, list[Any]]:
-    """Measurements -> (document without key frames, the lift, phase events). Raises NoLiftError
-    for a clip with no lift (or a movement that is not a snatch/clean pattern)."""
+) -> tuple[dict[str, Any], LiftSegments, BarKinematics]:
+    """Measurements -> (document without key frames, the lift, the bar's kinematics). Raises
+    NoLiftError for a clip with no lift (or a movement that is not a snatch/clean pattern)."""
     warnings = list(m.warnings)
     if m.frames < 10:
         raise NoLiftError(f"the clip has {m.frames} frames: too short to hold a lift")
@@ -190,12 +190,11 @@ def analyze_measurements(
         joints=options.joints,
         bar=bar,
         body=body,
-        body_angles_=type(body_series)(body_series.shin, body_series.torso, joints_only),
+        body_angles_=BodySeries(body_series.shin, body_series.torso, joints_only),
         bar_seen=bar.measured,
         lift=lift,
         calibration=cal,
         facing=facing,
-        keyframes={},
         warnings=warnings,
         analysis={
             "version": ANALYSIS_VERSION,
@@ -205,18 +204,19 @@ def analyze_measurements(
             "pose_frames": sum(p is not None for p in m.poses),
             "nominal_fps": round(m.nominal_fps, 3),
             "frame_size": list(m.size),
-            "camera_motion_max_px": _max_motion(m, centers),
+            "camera_motion_max_px": _max_motion(offsets),
             "measurement_noise_px": round(bar.noise_px, 3),
             "lifts_found": len(lifts),
         },
     )
-    return doc, (lift, bar, facing), lift.phase_events()
+    return doc, lift, bar
 
 
-def _max_motion(m: Measurements, centers: np.ndarray) -> float:
+def _max_motion(offsets: np.ndarray) -> float:
     """Largest camera displacement at the bar over the clip, px (0 when never measured)."""
-    off = m.camera_offsets(centers)
-    return round(float(np.nanmax(np.abs(off))), 2) if np.isfinite(off).any() else 0.0
+    if not np.isfinite(offsets).any():
+        return 0.0
+    return round(float(np.nanmax(np.abs(offsets))), 2)
 
 
 def write_json_atomic(path: Path, document: dict[str, Any]) -> None:
@@ -253,15 +253,15 @@ def analyze_video(
     )
     if service is None:
         m.warnings.append("pose estimation was off: body metrics are empty")
-    doc, (lift, bar, _facing), events = analyze_measurements(m, options)
+    doc, lift, bar = analyze_measurements(m, options)
+    events = lift.phase_events()
     report(MEASURE_SHARE)
-    velocity = np.where(np.isfinite(bar.vy), bar.vy, np.nan)
     overlays = build_overlays(
         m.t,
         poses=m.poses,
         bar_centers=m.track_center,
         plate_radii=m.track_radius,
-        velocity_mps=velocity,
+        velocity_mps=bar.vy,
         events=events,
         units="imperial" if options.units == "imperial" else "metric",
         legend=tuple(e.phase for e in events),
