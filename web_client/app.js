@@ -32,12 +32,7 @@ function renderNav(user) {
   const units = h('select', { id: 'units', 'aria-label': 'Units' },
     h('option', { value: 'metric', text: 'Metric' }), h('option', { value: 'imperial', text: 'Imperial' }));
   units.value = preferredSystem();
-  units.addEventListener('change', () => {
-    setPreferredSystem(units.value);
-    // The profile's system decides how new uploads and live sessions are stored: keep it in step.
-    api(`/users/${encodeURIComponent(user.userId)}/profile`, { method: 'PUT', json: { measurement_system: units.value } }).catch(() => {});
-    show();
-  });
+  units.addEventListener('change', () => setPreferredSystem(units.value));
   const out = h('button', { type: 'button', id: 'sign-out', class: 'link', text: 'Sign out' });
   out.addEventListener('click', () => {
     signOut();
@@ -57,12 +52,14 @@ function show(reason = null, { initial = false } = {}) {
   const user = currentUser();
   if (!user || user.expired) {
     renderNav(null);
+    main.classList.remove('live-main');
     const why = reason || (user?.expired ? 'Your sign-in has expired: get a new sign-in link.' : null);
     signinView(main, config, why, () => show());
     return;
   }
   renderNav(user);
   const { page, arg } = route();
+  main.classList.toggle('live-main', page !== 'session' && page !== 'sessions');
   if (page === 'session' && arg) cleanup = sessionView(main, arg);
   else if (page === 'sessions') cleanup = sessionsView(main);
   else cleanup = liveView(main);
@@ -71,9 +68,27 @@ function show(reason = null, { initial = false } = {}) {
   if (!initial) main.focus({ preventScroll: false });
 }
 
+/** A new unit system: keep the profile in step (it decides how new sessions are stored) and
+ * redraw the views that show stored numbers; the live view converts in place. */
+function unitsChanged(system) {
+  const user = currentUser();
+  const select = document.getElementById('units');
+  if (select) select.value = system;
+  if (!user || user.expired) return;
+  api(`/users/${encodeURIComponent(user.userId)}/profile`, { method: 'PUT', json: { measurement_system: system } })
+    .catch((error) => console.warn('liftstream: the profile unit system was not saved', error));
+  if (route().page === 'session' || route().page === 'sessions') show();
+}
+
 async function boot() {
   captureTokenFromUrl();
   config = await authConfig();
+  // The skip link must not change the #route: move focus to the content instead.
+  document.getElementById('skip-link')?.addEventListener('click', (e) => {
+    e.preventDefault();
+    main.focus();
+  });
+  window.addEventListener('liftstream:units', (e) => unitsChanged(e.detail));
   window.addEventListener('hashchange', () => show());
   window.addEventListener('liftstream:signedout', (e) => show(`The server did not accept your sign-in: ${e.detail}`));
   show(null, { initial: true });

@@ -97,7 +97,8 @@ export function timeChart(canvas, spec) {
     const plotW = w - margin.left - margin.right;
     const plotH = hgt - margin.top - margin.bottom;
     const [t0, t1] = spec.xRange;
-    const yr = finiteRange(spec.series.map((s) => s.v));
+    const visible = (s) => s.v.map((v, k) => (s.t[k] >= t0 && s.t[k] <= t1 ? v : NaN));
+    const yr = finiteRange(spec.series.map(visible));
     geometry = { t0, t1, plotW };
     const x = (t) => margin.left + ((t - t0) / (t1 - t0 || 1)) * plotW;
     // Phase bands behind everything, labelled where there is room.
@@ -125,6 +126,7 @@ export function timeChart(canvas, spec) {
       ctx.textAlign = 'center';
       ctx.fillText('no data', margin.left + plotW / 2, margin.top + plotH / 2);
       chart.points = 0;
+      canvas.dataset.points = '0';
       return;
     }
     const [ylo, yhi] = yr;
@@ -144,6 +146,10 @@ export function timeChart(canvas, spec) {
     ctx.fillStyle = AXIS;
     ctx.fillText(spec.unit || '', 4, 12);
     let points = 0;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(margin.left, margin.top, plotW, plotH);
+    ctx.clip();
     spec.series.forEach((s, i) => {
       ctx.strokeStyle = s.color || SERIES_COLORS[i % SERIES_COLORS.length];
       ctx.lineWidth = 2;
@@ -159,12 +165,14 @@ export function timeChart(canvas, spec) {
         if (pen) ctx.lineTo(x(t), y(v));
         else ctx.moveTo(x(t), y(v));
         pen = true;
-        points += 1;
+        if (t >= t0 && t <= t1) points += 1;
       }
       ctx.stroke();
     });
+    ctx.restore();
     ctx.lineWidth = 1;
     chart.points = points;
+    canvas.dataset.points = String(points);
     if (cursor !== null && cursor >= t0 && cursor <= t1) {
       ctx.strokeStyle = '#ffffff';
       ctx.beginPath();
@@ -198,7 +206,7 @@ export function timeChart(canvas, spec) {
  * setCursor(index), points}.
  */
 export function barPathChart(canvas, spec) {
-  const margin = { left: 52, right: 12, top: 12, bottom: 28 };
+  const margin = { left: 52, right: 12, top: 22, bottom: 28 };
   let cursor = null;
   const chart = { points: 0 };
 
@@ -215,6 +223,7 @@ export function barPathChart(canvas, spec) {
       ctx.textAlign = 'center';
       ctx.fillText('no bar path', margin.left + plotW / 2, margin.top + plotH / 2);
       chart.points = 0;
+      canvas.dataset.points = '0';
       return;
     }
     // One scale for both axes: the path keeps its true shape (a loop looks like a loop).
@@ -250,7 +259,7 @@ export function barPathChart(canvas, spec) {
     ctx.textAlign = 'center';
     ctx.fillText(`forward (${spec.unit}) →`, margin.left + plotW / 2, hgt - 2);
     ctx.textAlign = 'left';
-    ctx.fillText(`height (${spec.unit})`, 4, margin.top + 10);
+    ctx.fillText(`height (${spec.unit})`, 4, 12);
     let points = 0;
     let prev = null;
     ctx.lineWidth = 2.5;
@@ -272,6 +281,7 @@ export function barPathChart(canvas, spec) {
     }
     ctx.lineWidth = 1;
     chart.points = points;
+    canvas.dataset.points = String(points);
     if (cursor !== null && Number.isFinite(spec.x[cursor]) && Number.isFinite(spec.y[cursor])) {
       ctx.fillStyle = '#ffffff';
       ctx.beginPath();

@@ -14,8 +14,14 @@ export function h(tag, props = {}, ...children) {
     else if (key === 'text') el.textContent = String(value);
     else if (key === 'on') for (const [ev, fn] of Object.entries(value)) el.addEventListener(ev, fn);
     else if (key === 'dataset') Object.assign(el.dataset, value);
-    else if (key === 'style') Object.assign(el.style, value);
-    else if (key === 'value' || key === 'checked' || key === 'selected') el[key] = value;
+    else if (key === 'style') {
+      // Custom properties (--name) only go in through setProperty.
+      for (const [name, v] of Object.entries(value)) {
+        if (name.startsWith('--')) el.style.setProperty(name, v);
+        else el.style[name] = v;
+      }
+    }
+    else if (key === 'value' || key === 'checked' || key === 'selected' || key === 'muted') el[key] = value;
     else el.setAttribute(key, value === true ? '' : String(value));
   }
   append(el, children);

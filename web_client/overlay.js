@@ -1,8 +1,14 @@
-// The bar path drawn over the camera picture. Samples come in the server's frame pixels
-// (x right, y down), which are the camera's pixels (the sender keeps the resolution); they are
-// mapped onto the <video> box as laid out with object-fit: contain.
+// The bar path drawn over the camera picture. Samples come in the pixels of the frames the
+// server received (x right, y down): the camera's, unless the encoder scaled them down, so they
+// are rescaled by the sent frame size and mapped onto the <video> box as laid out with
+// object-fit: contain.
 
 const IDLE_TRAIL = 40;
+// A step longer than this share of the picture between two samples is a lost track or a cut,
+// not bar motion: the line is broken there instead of drawn across the picture.
+const MAX_STEP = 0.2;
+// Samples the tracker is less sure of are left out of the drawing.
+const MIN_CONFIDENCE = 0.2;
 
 /** The bar positions of the current lift (and a short trail between lifts). */
 export class LiftTrace {
@@ -12,8 +18,8 @@ export class LiftTrace {
     this.inLift = false;
   }
 
-  add(x, y) {
-    if (!Number.isFinite(x) || !Number.isFinite(y)) return;
+  add(x, y, confidence = 1) {
+    if (!Number.isFinite(x) || !Number.isFinite(y) || !(confidence >= MIN_CONFIDENCE)) return;
     this.points.push([x, y]);
     // Between lifts only a short trail is kept, so walking around does not scribble the picture.
     if (!this.inLift && this.points.length > IDLE_TRAIL) this.points.splice(0, this.points.length - IDLE_TRAIL);
@@ -41,17 +47,24 @@ export function containRect(w, h, vw, vh) {
 }
 
 function path(ctx, points, rect) {
+  const limit = MAX_STEP * rect.size;
   ctx.beginPath();
-  points.forEach(([x, y], i) => {
+  let prev = null;
+  for (const [x, y] of points) {
     const px = rect.x + x * rect.scale;
     const py = rect.y + y * rect.scale;
-    if (i === 0) ctx.moveTo(px, py);
-    else ctx.lineTo(px, py);
-  });
+    if (prev && Math.hypot(px - prev[0], py - prev[1]) <= limit) ctx.lineTo(px, py);
+    else ctx.moveTo(px, py);
+    prev = [px, py];
+  }
   ctx.stroke();
 }
 
-export function drawOverlay(canvas, video, trace) {
+/**
+ * Draw the trace over `video`. sentSize: {width, height} of the frames the server gets (from the
+ * sender's stats), or null when unknown (then the camera's size is assumed).
+ */
+export function drawOverlay(canvas, video, trace, sentSize = null) {
   const dpr = window.devicePixelRatio || 1;
   const w = canvas.clientWidth;
   const h = canvas.clientHeight;
@@ -62,8 +75,10 @@ export function drawOverlay(canvas, video, trace) {
   const ctx = canvas.getContext('2d');
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, w, h);
-  const rect = containRect(w, h, video.videoWidth, video.videoHeight);
-  if (!rect) return;
+  const fit = containRect(w, h, video.videoWidth, video.videoHeight);
+  if (!fit) return;
+  const k = sentSize?.width > 0 ? video.videoWidth / sentSize.width : 1;
+  const rect = { x: fit.x, y: fit.y, scale: fit.scale * k, size: Math.max(video.videoWidth, video.videoHeight) * fit.scale };
   ctx.lineJoin = 'round';
   ctx.lineCap = 'round';
   if (trace.previous.length > 1) {

@@ -62,6 +62,8 @@ export class LiveConnection extends EventTarget {
     this.retryTimer = null;
     this.graceTimer = null;
     this.rttMs = null;
+    // {width, height} of the frames the encoder sends (it may scale the camera's down).
+    this.sentSize = null;
     this.onOnline = () => {
       if (this.state === 'reconnecting') this.reconnectNow();
     };
@@ -83,11 +85,6 @@ export class LiveConnection extends EventTarget {
     this.pc = pc;
     const track = this.stream.getVideoTracks()[0];
     const sender = pc.addTrack(track, this.stream);
-    // Keep the server's pixels the camera's pixels: the overlay maps sample x_px/y_px onto the
-    // local picture, which only works while the encoder does not scale the frames down.
-    const params = sender.getParameters();
-    params.degradationPreference = 'maintain-resolution';
-    sender.setParameters(params).catch(() => {});
     const channel = pc.createDataChannel('liftstream', { ordered: true });
     channel.binaryType = 'arraybuffer';
     this.channel = channel;
@@ -122,6 +119,11 @@ export class LiveConnection extends EventTarget {
     if (!response.ok) throw new OfferError(response.status, body.error, body.detail);
     if (this.closed || this.pc !== pc) return;
     await pc.setRemoteDescription({ type: body.type, sdp: body.sdp });
+    // The analysis needs sharp frames more than a smooth rate: when the link or the CPU is short,
+    // drop frames rather than resolution (the overlay rescales either way, see sentSize).
+    const params = sender.getParameters();
+    params.degradationPreference = 'maintain-resolution';
+    sender.setParameters(params).catch(() => {});
   }
 
   /** Connect, retrying with backoff on failures the network can explain. */
@@ -175,9 +177,23 @@ export class LiveConnection extends EventTarget {
     this.emit('message', { message });
   }
 
+  /** Read the sent frame size from the sender's stats (the overlay maps samples with it). */
+  async readSentSize(pc) {
+    const stats = await pc.getStats().catch(() => null);
+    if (!stats || this.pc !== pc) return;
+    stats.forEach((r) => {
+      if (r.type === 'outbound-rtp' && r.kind === 'video' && r.frameWidth > 0 && r.frameHeight > 0) {
+        this.sentSize = { width: r.frameWidth, height: r.frameHeight };
+      }
+    });
+  }
+
   startPinging() {
     clearInterval(this.pingTimer);
+    const pc = this.pc;
+    this.readSentSize(pc);
     this.pingTimer = setInterval(() => {
+      this.readSentSize(pc);
       if (performance.now() - this.lastMessageAt > SILENCE_LIMIT_MS) {
         this.dropped('the server stopped answering');
         return;

@@ -22,7 +22,7 @@ function keyFrames(doc, phases, onSeek) {
   return h('section', { class: 'keyframes', 'aria-labelledby': 'keyframes-heading' },
     h('h2', { id: 'keyframes-heading', text: 'Key positions' }),
     h('ul', { class: 'frames' }, events.map(([event, v]) => {
-      const t = eventTime(phases, event);
+      const t = Number.isFinite(v.t) ? v.t : eventTime(phases, event);
       const caption = `${title(event)}${t === null ? '' : ` · ${t.toFixed(2)} s`}`;
       const img = h('img', { src: v.image_url, alt: `The lifter at ${words(event)}`, loading: 'lazy', width: '320', height: '240' });
       const inner = t === null ? img : h('button', { type: 'button', class: 'frame-button', 'aria-label': `Jump to ${words(event)}`, on: { click: () => onSeek(t) } }, img);
@@ -90,7 +90,7 @@ export function sessionView(root, sessionId) {
       video.currentTime = Math.max(0, t + 1e-3);
       sync();
     };
-    const timeline = phaseTimeline(phases, duration, seek);
+    const timeline = phaseTimeline(phases, seek);
     const charts = sessionCharts({ doc, docSystem, system, phases, duration, onSeek: seek });
     const sync = () => {
       timeline.setTime(video.currentTime);
@@ -99,12 +99,13 @@ export function sessionView(root, sessionId) {
     const warnings = Array.isArray(doc.warnings) && doc.warnings.length
       ? h('ul', { class: 'warnings', 'aria-label': 'Warnings about this analysis' }, doc.warnings.map((w) => h('li', { text: String(w) })))
       : null;
-    const [summary, report] = reportSections({ sessionId, system, demo, onSeek: seek });
+    const { summary, notes, report } = reportSections({ sessionId, system, demo, onSeek: seek });
     replace(root,
       header(details, doc),
       h('div', { class: 'session-top' },
         h('section', { class: 'player', 'aria-label': 'Video' }, video, timeline.el, warnings),
         summary),
+      notes,
       charts.el,
       keyFrames(doc, phases, seek),
       report,

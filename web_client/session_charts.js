@@ -31,14 +31,28 @@ function describe(t, v, quantity, system) {
   return `highest ${format(quantity, toSI(quantity, v[best], system), system)} at ${t[best].toFixed(2)} s`;
 }
 
+// Seconds of video shown either side of the lift when the charts are zoomed on it.
+const LIFT_MARGIN_S = 0.6;
+
+/** [start, end] (s) of the lift itself: lift-off (the end of setup) to the end of the last phase. */
+function liftWindow(phases) {
+  const moving = phases.filter((p) => p.name !== 'setup');
+  if (!moving.length) return null;
+  return [moving[0].start, moving[moving.length - 1].end];
+}
+
 /**
  * Build the charts. ctx: {doc, docSystem, system, phases, duration, onSeek}. Returns
- * {el, charts: [{draw, setCursor}], setTime(t)}.
+ * {el, charts: [{draw, setCursor}], setTime(t)}. The time charts show the lift (with a margin);
+ * a checkbox widens them to the whole video.
  */
 export function sessionCharts({ doc, docSystem, system, phases, duration, onSeek }) {
   const times = Array.isArray(doc.timestamps) ? doc.timestamps.map(Number) : [];
   const end = Math.max(duration || 0, times.length ? times[times.length - 1] : 0, ...phases.map((p) => p.end), 0.1);
-  const xRange = [0, end];
+  const lift = liftWindow(phases);
+  const whole = [0, end];
+  const zoomed = lift ? [Math.max(0, lift[0] - LIFT_MARGIN_S), Math.min(end, lift[1] + LIFT_MARGIN_S)] : whole;
+  const xRange = [...zoomed];
   const charts = [];
   const figures = [];
   for (const [id, heading, group, names] of TIME_CHARTS) {
@@ -67,13 +81,16 @@ export function sessionCharts({ doc, docSystem, system, phases, duration, onSeek
   const y = seriesOf(doc, 'barbell_positioning', ['bar_height'])[0];
   let pathFigure = null;
   if (x && y) {
-    const toDisplay = ([name, raw]) => seriesToSI(doc, name, raw, docSystem).map((si) => fromSI('length', si, system) ?? NaN);
-    const lift = doc.lift && typeof doc.lift === 'object' ? doc.lift : {};
-    const kind = lift.bar_path?.type ?? lift.bar_path_type ?? (typeof lift.bar_path === 'string' ? lift.bar_path : null);
+    // Only the lift's own path: before lift-off and after the recovery the bar is carried around.
+    const inLift = (i) => !lift || (times[i] >= lift[0] - 0.05 && times[i] <= lift[1]);
+    const toDisplay = ([name, raw]) => seriesToSI(doc, name, raw, docSystem)
+      .map((si, i) => (inLift(i) ? fromSI('length', si, system) ?? NaN : NaN));
+    const liftBlock = doc.lift && typeof doc.lift === 'object' ? doc.lift : {};
+    const kind = liftBlock.bar_path?.type ?? liftBlock.bar_path_type ?? (typeof liftBlock.bar_path === 'string' ? liftBlock.bar_path : null);
     const classification = kind === null || kind === undefined ? 'not classified' : `type ${String(kind).replace(/^type[_ ]?/i, '')}`;
     const canvas = h('canvas', { id: 'chart-bar-path', class: 'chart path', role: 'img', 'aria-label': `Bar path, ${classification}` });
-    const lengths = lift.bar_path && typeof lift.bar_path === 'object'
-      ? Object.entries(lift.bar_path).filter(([k, v]) => k !== 'type' && typeof v === 'number')
+    const lengths = liftBlock.bar_path && typeof liftBlock.bar_path === 'object'
+      ? Object.entries(liftBlock.bar_path).filter(([k, v]) => k !== 'type' && typeof v === 'number')
       : [];
     pathFigure = h('figure', { class: 'chart-box path-box' },
       h('figcaption', {}, 'Bar path: ', h('strong', { id: 'bar-path-type', text: classification })),
@@ -84,13 +101,21 @@ export function sessionCharts({ doc, docSystem, system, phases, duration, onSeek
     charts.push({ canvas, spec: { x: toDisplay(x), y: toDisplay(y), unit: unitLabel('length', system), phaseAt: (i) => phaseIndex[i] }, kind: 'path' });
   }
 
+  const wholeBox = h('input', { type: 'checkbox', id: 'charts-whole-video' });
   const el = h('section', { class: 'charts', 'aria-labelledby': 'charts-heading' },
-    h('h2', { id: 'charts-heading', text: 'Charts' }),
+    h('div', { class: 'charts-head' },
+      h('h2', { id: 'charts-heading', text: 'Charts' }),
+      lift ? h('label', { class: 'check', for: 'charts-whole-video' }, wholeBox, 'Whole video (not just the lift)') : null),
     figures.length || pathFigure
       ? h('div', { class: 'chart-grid' }, figures, pathFigure)
       : h('p', { class: 'muted', text: 'This session has no measurements to chart.' }));
 
   const built = [];
+  wholeBox.addEventListener('change', () => {
+    const range = wholeBox.checked ? whole : zoomed;
+    xRange.splice(0, 2, ...range);
+    for (const c of built) c.draw();
+  });
   const api = {
     el,
     charts: built,

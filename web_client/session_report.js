@@ -18,7 +18,7 @@ const UNIT_QUANTITY = {
 export function numberText(n, system) {
   if (n.value === null || n.value === undefined) return '—';
   const known = UNIT_QUANTITY[n.unit];
-  if (!known) return `${n.value}${n.unit === 'deg' ? '°' : ` ${n.unit || ''}`}`.trim();
+  if (!known) return `${n.value}${['deg', 'degrees', '°'].includes(n.unit) ? '°' : ` ${n.unit || ''}`}`.trim();
   return format(known[0], n.value * known[1], system);
 }
 
@@ -37,43 +37,43 @@ function keyNumbers(numbers, system) {
   ]));
 }
 
+const SEVERITY = { ok: 'OK', info: 'Note', warning: 'Warning', not_judged: 'Not judged' };
+
+/** Advice the server has not already written into the text (warnings end with it). */
+function extraAdvice(text, advice) {
+  return advice && !String(text || '').includes(advice) ? advice : '';
+}
+
 function findingItem(f, onSeek) {
   const seek = f.t_s !== null && f.t_s !== undefined
     ? h('button', { type: 'button', class: 'link', text: `${f.t_s.toFixed(2)} s`, 'aria-label': `Show ${f.title} in the video at ${f.t_s.toFixed(2)} seconds`, on: { click: () => onSeek(f.t_s) } })
     : null;
   return h('li', { class: `finding ${f.severity}` },
-    h('p', {}, h('span', { class: `badge ${f.severity}`, text: f.severity.replace('_', ' ') }), ' ', h('strong', { text: f.title }), seek ? ' · ' : null, seek),
+    h('p', {}, h('span', { class: `badge ${f.severity}`, text: SEVERITY[f.severity] || f.severity }), ' ', h('strong', { text: f.title }), seek ? ' · ' : null, seek),
     h('p', { text: f.text }),
-    f.advice ? h('p', { class: 'advice', text: `Advice: ${f.advice}` }) : null);
+    extraAdvice(f.text, f.advice) ? h('p', { class: 'advice', text: `Advice: ${f.advice}` }) : null);
 }
 
-function renderReport(report, system, onSeek) {
+function renderReport(report, onSeek) {
   const findings = report.findings || [];
   const judged = findings.filter((f) => f.severity !== 'not_judged');
   const skipped = findings.filter((f) => f.severity === 'not_judged');
+  // The key numbers are shown with the summary, the analysis warnings under the video.
   return [
     h('p', { class: `verdict ${report.verdict?.rating || ''}` },
       h('span', { class: 'badge', text: RATING[report.verdict?.rating] || report.verdict?.rating || '' }), ' ',
       report.verdict?.text || ''),
-    keyNumbers(report.key_numbers, system),
     judged.length ? h('ul', { class: 'findings' }, judged.map((f) => findingItem(f, onSeek))) : null,
     skipped.length
-      ? h('details', {}, h('summary', { text: `${skipped.length} checks not judged` }), h('ul', { class: 'findings' }, skipped.map((f) => findingItem(f, onSeek))))
+      ? h('details', {}, h('summary', { text: `${skipped.length} ${skipped.length === 1 ? 'check' : 'checks'} not judged` }), h('ul', { class: 'findings' }, skipped.map((f) => findingItem(f, onSeek))))
       : null,
-    report.warnings?.length ? h('ul', { class: 'warnings' }, report.warnings.map((w) => h('li', { text: w }))) : null,
   ];
 }
 
-function renderSummary(summary, system) {
-  const list = (heading, items) => (items?.length
-    ? [h('h3', { text: heading }), h('ul', {}, items.map((i) => h('li', {}, h('strong', { text: `${i.title}: ` }), i.text, i.advice ? ` ${i.advice}` : '')))]
-    : null);
-  return [
-    h('p', { class: 'summary-text', text: summary.text || '' }),
-    keyNumbers(summary.key_numbers, system),
-    list('Strengths', summary.strengths),
-    list('Things to work on', summary.things_to_work_on),
-  ];
+function noteList(heading, items) {
+  if (!items?.length) return null;
+  return h('div', { class: 'note-list' }, h('h3', { text: heading }),
+    h('ul', {}, items.map((i) => h('li', {}, h('strong', { text: `${i.title}: ` }), i.text, extraAdvice(i.text, i.advice) ? ` ${i.advice}` : ''))));
 }
 
 function gated(error) {
@@ -81,19 +81,40 @@ function gated(error) {
   return error instanceof ApiError && (error.status === 403 || error.status === 404);
 }
 
-/** The report and summary sections; they fill in when their requests answer. */
+function unavailable(what, error) {
+  return h('p', { class: 'muted', text: gated(error) ? `The ${what} is not included in your plan.` : explain(error) });
+}
+
+/**
+ * The summary (text and key numbers, beside the video), the coach's notes (strengths, things to
+ * work on) and the report (verdict and every check); they fill in when their requests answer.
+ * Returns {summary, notes, report} elements.
+ */
 export function reportSections({ sessionId, system, demo, onSeek }) {
   const query = demo ? { demo: 'true' } : undefined;
-  const report = h('section', { class: 'report', 'aria-labelledby': 'report-heading' },
-    h('h2', { id: 'report-heading', text: 'Report' }), h('p', { class: 'muted', text: 'Loading…' }));
-  const summary = h('section', { class: 'summary', 'aria-labelledby': 'summary-heading' },
-    h('h2', { id: 'summary-heading', text: 'Summary' }), h('p', { class: 'muted', text: 'Loading…' }));
+  const loading = () => h('p', { class: 'muted', text: 'Loading…' });
+  const summaryHead = h('h2', { id: 'summary-heading', text: 'Summary' });
+  const reportHead = h('h2', { id: 'report-heading', text: 'Report' });
+  const summary = h('section', { class: 'summary', 'aria-labelledby': 'summary-heading' }, summaryHead, loading());
+  const notes = h('section', { class: 'notes', 'aria-label': 'Strengths and things to work on', hidden: true });
+  const report = h('section', { class: 'report', 'aria-labelledby': 'report-heading' }, reportHead, loading());
   const id = encodeURIComponent(sessionId);
-  api(`/sessions/${id}/report`, { query })
-    .then((r) => replace(report, report.firstChild, renderReport(r, system, onSeek)))
-    .catch((e) => replace(report, report.firstChild, h('p', { class: 'muted', text: gated(e) ? 'The report is not included in your plan.' : explain(e) })));
-  api(`/sessions/${id}/summary`, { query })
-    .then((s) => replace(summary, summary.firstChild, renderSummary(s, system)))
-    .catch((e) => replace(summary, summary.firstChild, h('p', { class: 'muted', text: gated(e) ? 'The summary is not included in your plan.' : explain(e) })));
-  return [summary, report];
+  Promise.allSettled([
+    api(`/sessions/${id}/summary`, { query }),
+    api(`/sessions/${id}/report`, { query }),
+  ]).then(([s, r]) => {
+    if (r.status === 'fulfilled') replace(report, reportHead, renderReport(r.value, onSeek));
+    else replace(report, reportHead, unavailable('report', r.reason));
+    if (s.status === 'fulfilled') {
+      replace(summary, summaryHead, h('p', { class: 'summary-text', text: s.value.text || '' }), keyNumbers(s.value.key_numbers, system));
+      const lists = [noteList('Strengths', s.value.strengths), noteList('Things to work on', s.value.things_to_work_on)].filter(Boolean);
+      replace(notes, lists);
+      notes.hidden = !lists.length;
+    } else {
+      // Without the summary, the report's key numbers stand in for it.
+      replace(summary, summaryHead, unavailable('summary', s.reason),
+        r.status === 'fulfilled' ? keyNumbers(r.value.key_numbers, system) : null);
+    }
+  });
+  return { summary, notes, report };
 }

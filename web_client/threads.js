@@ -72,7 +72,7 @@ export function threadsSection({ sessionId, comments, system, demo }) {
   const summary = h('div', { class: 'summary-threads' });
   const note = h('p', { class: 'form-note', role: 'status' });
   const el = h('section', { class: 'threads', 'aria-labelledby': 'threads-heading' },
-    h('h2', { id: 'threads-heading', text: 'Comments' }), note, analysis, summary);
+    h('h2', { id: 'threads-heading', text: 'Comments' }), analysis, summary, note);
 
   async function generate(kind, button) {
     button.disabled = true;
@@ -96,7 +96,7 @@ export function threadsSection({ sessionId, comments, system, demo }) {
   } else if (!demo) {
     const button = h('button', { type: 'button', id: 'make-comment-threads', text: 'Write comments on each metric' });
     button.addEventListener('click', () => generate('comment', button));
-    replace(analysis, h('p', { class: 'muted', text: 'No comments yet.' }), button);
+    replace(analysis, h('p', { class: 'muted', text: 'No comments yet: the coach writes one per metric, and you can reply.' }), button);
   }
   let stored = null;
   try {

@@ -51,15 +51,16 @@ export function phaseAt(phases, t) {
 }
 
 /**
- * The timeline element. total: seconds the bar spans. onSeek(t) is called with a phase's start.
- * Returns {el, setTime(t)} (setTime marks the phase playing now).
+ * The timeline element: the phases in order, each as wide as it lasts (the video before and after
+ * the lift is left out, so short phases stay big enough to press). onSeek(t) is called with a
+ * phase's start. Returns {el, setTime(t)} (setTime marks the phase playing now).
  */
-export function phaseTimeline(phases, total, onSeek) {
+export function phaseTimeline(phases, onSeek) {
   const buttons = [];
   const el = h('div', { class: 'timeline', role: 'group', 'aria-label': 'Lift phases: press one to jump to it' });
-  let cursor = 0;
+  let cursor = phases.length ? phases[0].start : 0;
   for (const p of phases) {
-    // Gaps between phases (before setup, after recovery) keep the bar true to the video's time.
+    // A pause between two phases keeps its share of the bar.
     if (p.start > cursor + 1e-3) el.append(h('span', { class: 'gap', style: { flexGrow: String(p.start - cursor) } }));
     const button = h('button', {
       type: 'button',
@@ -74,7 +75,6 @@ export function phaseTimeline(phases, total, onSeek) {
     el.append(button);
     cursor = p.end;
   }
-  if (total > cursor + 1e-3) el.append(h('span', { class: 'gap', style: { flexGrow: String(total - cursor) } }));
   if (!phases.length) el.append(h('p', { class: 'muted', text: 'No lift phases were found in this session.' }));
   return {
     el,

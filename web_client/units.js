@@ -77,7 +77,8 @@ export function format(quantity, si, system, { unit = true, decimals } = {}) {
   const v = fromSI(quantity, si, system);
   if (v === null) return '—';
   const [label, , places] = DISPLAY[quantity][system];
-  const text = v.toFixed(decimals ?? places);
+  // No "-0.00": a value that rounds to zero is shown as zero.
+  const text = v.toFixed(decimals ?? places).replace(/^-(?=0(\.0*)?$)/, '');
   if (!unit) return text;
   return label === '°' ? `${text}°` : `${text} ${label}`;
 }

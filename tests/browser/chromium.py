@@ -47,13 +47,27 @@ def make_y4m(src: Path, dst: Path, *, fps: int = 25, size: tuple[int, int] = (48
     return dst
 
 
-def start_chromium(y4m: Path, profile: Path):  # type: ignore[no-untyped-def]
-    """A headless Chromium whose camera plays `y4m` in a loop; ICE may use loopback."""
+def start_chromium(  # type: ignore[no-untyped-def]
+    y4m: Path,
+    profile: Path,
+    *,
+    window: tuple[int, int] | None = None,
+    console_log: bool = False,
+):
+    """A headless Chromium whose camera plays `y4m` in a loop; ICE may use loopback.
+
+    window: the window size in CSS pixels. console_log: keep the page's console messages for
+    `driver.get_log("browser")`.
+    """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
+    if window is not None:
+        options.add_argument(f"--window-size={window[0]},{window[1]}")
+    if console_log:
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     for flag in (
         "--headless",
         "--no-sandbox",
