@@ -201,12 +201,14 @@ export function timeChart(canvas, spec) {
 }
 
 /**
- * The bar path: x = horizontal displacement, y = height (same display unit on both axes, equal
- * scale). spec: {x: number[], y: number[], unit, phaseAt: (i) => name|null}. Returns {draw(),
- * setCursor(index), points}.
+ * The bar path: x = horizontal displacement, y = height, in the same display unit. The bar moves
+ * a few centimetres sideways over a metre or more of height, so the horizontal axis is
+ * stretched (at least ±minHalfWidth of the unit, centred on the lift-off line) and the stretch
+ * factor is printed on the chart. spec: {x: number[], y: number[], unit, minHalfWidth,
+ * phaseAt: (i) => name|null}. Returns {draw(), setCursor(index), points}.
  */
 export function barPathChart(canvas, spec) {
-  const margin = { left: 52, right: 12, top: 22, bottom: 28 };
+  const margin = { left: 52, right: 12, top: 22, bottom: 30 };
   let cursor = null;
   const chart = { points: 0 };
 
@@ -226,38 +228,39 @@ export function barPathChart(canvas, spec) {
       canvas.dataset.points = '0';
       return;
     }
-    // One scale for both axes: the path keeps its true shape (a loop looks like a loop).
-    const scale = Math.min(plotW / (xr[1] - xr[0]), plotH / (yr[1] - yr[0]));
-    const cx = (xr[0] + xr[1]) / 2;
-    const cy = (yr[0] + yr[1]) / 2;
-    const x = (v) => margin.left + plotW / 2 + (v - cx) * scale;
-    const y = (v) => margin.top + plotH / 2 - (v - cy) * scale;
-    const xlo = cx - plotW / 2 / scale;
-    const xhi = cx + plotW / 2 / scale;
-    const ylo = cy - plotH / 2 / scale;
-    const yhi = cy + plotH / 2 / scale;
-    const step = niceStep(Math.max(xhi - xlo, yhi - ylo), 6);
+    const half = Math.max(Math.abs(xr[0]), Math.abs(xr[1]), spec.minHalfWidth || 0);
+    const [xlo, xhi] = [-half, half];
+    const [ylo, yhi] = yr;
+    const sx = plotW / (xhi - xlo);
+    const sy = plotH / (yhi - ylo);
+    const x = (v) => margin.left + (v - xlo) * sx;
+    const y = (v) => margin.top + plotH - (v - ylo) * sy;
     ctx.fillStyle = AXIS;
     ctx.textAlign = 'center';
-    for (let v = Math.ceil(xlo / step) * step; v <= xhi; v += step) {
-      ctx.strokeStyle = Math.abs(v) < step * 1e-9 ? AXIS : GRID;
+    const xt = ticks(xlo, xhi, Math.max(2, Math.floor(plotW / 60)));
+    for (const v of xt.values) {
+      ctx.strokeStyle = v === 0 ? AXIS : GRID;
       ctx.beginPath();
       ctx.moveTo(x(v), margin.top);
       ctx.lineTo(x(v), margin.top + plotH);
       ctx.stroke();
-      ctx.fillText(label(v, step), x(v), hgt - 14);
+      ctx.fillText(label(v, xt.step), x(v), hgt - 16);
     }
     ctx.textAlign = 'right';
-    for (let v = Math.ceil(ylo / step) * step; v <= yhi; v += step) {
+    const yt = ticks(ylo, yhi, Math.max(2, Math.floor(plotH / 45)));
+    for (const v of yt.values) {
       ctx.strokeStyle = GRID;
       ctx.beginPath();
       ctx.moveTo(margin.left, y(v));
       ctx.lineTo(margin.left + plotW, y(v));
       ctx.stroke();
-      ctx.fillText(label(v, step), margin.left - 4, y(v) + 4);
+      ctx.fillText(label(v, yt.step), margin.left - 4, y(v) + 4);
     }
+    const stretch = sx / sy;
+    ctx.textAlign = 'right';
+    if (stretch > 1.5) ctx.fillText(`sideways ×${stretch.toFixed(stretch < 10 ? 1 : 0)}`, margin.left + plotW - 4, margin.top + 14);
     ctx.textAlign = 'center';
-    ctx.fillText(`forward (${spec.unit}) →`, margin.left + plotW / 2, hgt - 2);
+    ctx.fillText(`forward (${spec.unit}) →`, margin.left + plotW / 2, hgt - 3);
     ctx.textAlign = 'left';
     ctx.fillText(`height (${spec.unit})`, 4, 12);
     let points = 0;

@@ -96,8 +96,11 @@ export function sessionView(root, sessionId) {
       timeline.setTime(video.currentTime);
       charts.setTime(video.currentTime);
     };
-    const warnings = Array.isArray(doc.warnings) && doc.warnings.length
-      ? h('ul', { class: 'warnings', 'aria-label': 'Warnings about this analysis' }, doc.warnings.map((w) => h('li', { text: String(w) })))
+    const remarks = Array.isArray(doc.warnings) ? doc.warnings : [];
+    const warnings = remarks.length
+      ? h('details', { class: 'warnings-box' },
+        h('summary', { text: `${remarks.length} ${remarks.length === 1 ? 'note' : 'notes'} on the recording and the analysis` }),
+        h('ul', { class: 'warnings' }, remarks.map((w) => h('li', { text: String(w) }))))
       : null;
     const { summary, notes, report } = reportSections({ sessionId, system, demo, onSeek: seek });
     replace(root,

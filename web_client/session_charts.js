@@ -98,7 +98,7 @@ export function sessionCharts({ doc, docSystem, system, phases, duration, onSeek
       lengths.length ? h('dl', { class: 'facts' }, lengths.map(([k, v]) => [h('dt', { text: title(k) }), h('dd', { text: format('length', v, system) })])) : null,
       h('ul', { class: 'legend' }, phases.map((p) => h('li', {}, h('span', { class: 'swatch', style: { background: phaseColor(p.name) } }), words(p.name)))));
     const phaseIndex = times.map((t) => phaseAt(phases, t));
-    charts.push({ canvas, spec: { x: toDisplay(x), y: toDisplay(y), unit: unitLabel('length', system), phaseAt: (i) => phaseIndex[i] }, kind: 'path' });
+    charts.push({ canvas, spec: { x: toDisplay(x), y: toDisplay(y), unit: unitLabel('length', system), minHalfWidth: fromSI('length', 0.1, system), phaseAt: (i) => phaseIndex[i] }, kind: 'path' });
   }
 
   const wholeBox = h('input', { type: 'checkbox', id: 'charts-whole-video' });
@@ -107,7 +107,7 @@ export function sessionCharts({ doc, docSystem, system, phases, duration, onSeek
       h('h2', { id: 'charts-heading', text: 'Charts' }),
       lift ? h('label', { class: 'check', for: 'charts-whole-video' }, wholeBox, 'Whole video (not just the lift)') : null),
     figures.length || pathFigure
-      ? h('div', { class: 'chart-grid' }, figures, pathFigure)
+      ? h('div', { class: 'chart-grid' }, pathFigure, figures)
       : h('p', { class: 'muted', text: 'This session has no measurements to chart.' }));
 
   const built = [];

@@ -10,13 +10,19 @@ const POLL_MS = 1500;
 const JOINTS = ['hip', 'knee', 'ankle', 'elbow', 'shoulder'];
 const STATUS = { queued: 'Queued', processing: 'Analysing', ready: 'Ready', failed: 'Failed' };
 
+/** " · 14:05" from an ISO time (sessions of one day are told apart by it), or ''. */
+function clock(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '' : ` · ${d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`;
+}
+
 function row(s) {
   const progress = s.status === 'processing' || s.status === 'queued'
     ? h('progress', { max: '1', value: String(s.progress || 0), 'aria-label': `Progress of ${s.title}` })
     : null;
   return h('li', { class: `session-row ${s.status}`, dataset: { session: s.session_id } },
     h('a', { href: `#/session/${encodeURIComponent(s.session_id)}`, text: s.title }),
-    h('span', { class: 'muted', text: `${title(s.exercise)} · ${s.session_date}` }),
+    h('span', { class: 'muted', text: `${title(s.exercise)} · ${s.session_date}${clock(s.created_at)}` }),
     h('span', { class: `status ${s.status}`, text: STATUS[s.status] || s.status }),
     progress);
 }
@@ -67,8 +73,10 @@ function uploadForm(onCreated) {
   const plate = field('Plate diameter (mm, optional)', 'number', { name: 'plate_diameter_mm', min: '100', max: '1000', placeholder: '450' });
   const joints = JOINTS.map((j) => h('label', { class: 'check' },
     h('input', { type: 'checkbox', name: 'joints', value: j, checked: j === 'hip' || j === 'knee' }), ` ${j}`));
-  const uploadBar = h('progress', { id: 'upload-progress', max: '1', value: '0', 'aria-label': 'Upload progress', hidden: true });
-  const processBar = h('progress', { id: 'analysis-progress', max: '1', value: '0', 'aria-label': 'Analysis progress', hidden: true });
+  const uploadBar = h('progress', { id: 'upload-progress', max: '1', value: '0' });
+  const processBar = h('progress', { id: 'analysis-progress', max: '1', value: '0' });
+  const uploadLine = h('label', { class: 'progress-line', hidden: true }, h('span', { text: 'Upload' }), uploadBar);
+  const processLine = h('label', { class: 'progress-line', hidden: true }, h('span', { text: 'Analysis' }), processBar);
   const note = h('p', { id: 'upload-status', class: 'form-note', role: 'status', 'aria-live': 'polite' });
   const submit = h('button', { type: 'submit', class: 'primary', text: 'Upload and analyse' });
   const form = h('form', { id: 'upload-form', class: 'upload', 'aria-labelledby': 'upload-heading' },
@@ -76,7 +84,7 @@ function uploadForm(onCreated) {
     file.wrap, h('div', { class: 'row' }, exercise.wrap, mass.wrap), name.wrap,
     h('details', { class: 'more' }, h('summary', { text: 'More options' }), plate.wrap,
       h('fieldset', {}, h('legend', { text: 'Joint angles' }), joints)),
-    submit, uploadBar, processBar, note);
+    submit, uploadLine, processLine, note);
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -100,7 +108,7 @@ function uploadForm(onCreated) {
         if (serverSystem !== system) value = serverSystem === 'imperial' ? value / KG_PER_LB : value * KG_PER_LB;
         data.set('barbell_mass', String(Math.round(value * 10) / 10));
       }
-      uploadBar.hidden = false;
+      uploadLine.hidden = false;
       note.textContent = 'Uploading…';
       const created = await uploadSession(data, (f) => {
         uploadBar.value = f;
@@ -117,7 +125,7 @@ function uploadForm(onCreated) {
   });
 
   async function followProgress(sessionId) {
-    processBar.hidden = false;
+    processLine.hidden = false;
     for (;;) {
       const d = await api(`/sessions/${encodeURIComponent(sessionId)}`);
       processBar.value = d.progress || 0;

@@ -53,11 +53,13 @@ def start_chromium(  # type: ignore[no-untyped-def]
     *,
     window: tuple[int, int] | None = None,
     console_log: bool = False,
+    accept_camera: bool = True,
 ):
     """A headless Chromium whose camera plays `y4m` in a loop; ICE may use loopback.
 
     window: the window size in CSS pixels. console_log: keep the page's console messages for
-    `driver.get_log("browser")`.
+    `driver.get_log("browser")`. accept_camera=False: no automatic yes to the camera prompt, so
+    the camera permission follows CDP's Browser.setPermission.
     """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -79,7 +81,7 @@ def start_chromium(  # type: ignore[no-untyped-def]
         "--disable-sync",
         "--disable-dev-shm-usage",
         f"--user-data-dir={profile}",
-        "--use-fake-ui-for-media-stream",
+        *(["--use-fake-ui-for-media-stream"] if accept_camera else []),
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={y4m}",
         # Loopback-only ICE (the server offers 127.0.0.1 and drops other candidates).

@@ -6,12 +6,17 @@ test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from server.app import create_app
 from server.auth.local import LocalTokens
@@ -25,6 +30,7 @@ from tests.browser.web_client_support import (
     PHONE_LANDSCAPE,
     Page,
     camera_clip,
+    gray_camera,
     server_thread,
 )
 from tests.conftest import clip_path
@@ -46,6 +52,14 @@ const watch = (id, key, read) => {
 };
 watch('velocity', 'velocity', (el) => el.textContent);
 watch('phase', 'phase', (el) => el.dataset.phase || '');
+"""
+
+
+# Form controls and buttons without a name a screen reader can say.
+UNLABELLED = """
+return [...document.querySelectorAll('input, select, textarea, button')]
+  .filter((el) => !el.labels?.length && !el.getAttribute('aria-label') && !el.textContent.trim())
+  .map((el) => el.outerHTML.slice(0, 120));
 """
 
 
@@ -71,8 +85,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     render_clip(
         traj, synthetic, fps=25.0, size=(480, 360), options=RenderOptions(seed=8, noise_sigma=2.0)
     )
-    with server_thread(create_app(settings)) as url:
+    app = create_app(settings)
+    # Before the web client's catch-all mount: a way for the test to cut every live connection.
+    app.router.routes.insert(0, Route("/test/drop-streams", _drop_streams, methods=["POST"]))
+    with server_thread(app) as url:
         yield Site(url, token, synthetic, work)
+
+
+async def _drop_streams(request: Request) -> JSONResponse:
+    """Close every live connection from the server's side, as a network drop would."""
+    registry = request.state.liftstream.extras["stream_registry"]
+    sessions = list(registry.sessions)
+    for session in sessions:
+        await session.close("dropped by the test")
+    return JSONResponse({"closed": len(sessions)})
 
 
 @pytest.fixture
@@ -104,7 +130,9 @@ def _camera(site: Site, which: str) -> Path:
 
 def _sign_in(page: Page, site: Site, route: str) -> None:
     page.driver.get(f"{site.url}/?token={site.token}#/{route}")
-    page.wait("the signed-in header", lambda: page.js("return !!document.getElementById('sign-out')"))
+    page.wait(
+        "the signed-in header", lambda: page.js("return !!document.getElementById('sign-out')")
+    )
     assert "token=" not in page.driver.current_url  # taken out of the address bar
 
 
@@ -114,17 +142,33 @@ def _run_live_lift(page: Page, site: Site, label: str) -> str:
     _sign_in(page, site, "live")
     page.js(RECORDER)
     page.driver.find_element("id", "start-live").click()
-    page.wait("the live connection", lambda: page.js("return document.getElementById('live-status').dataset.state === 'connected'"), 30)
-    page.wait("a phase label", lambda: page.js("return window.__seen.phase.some((p) => p && p !== 'done')"), 60)
+    page.wait(
+        "the live connection",
+        lambda: page.js(
+            "return document.getElementById('live-status').dataset.state === 'connected'"
+        ),
+        30,
+    )
+    page.wait(
+        "a phase label",
+        lambda: page.js("return window.__seen.phase.some((p) => p && p !== 'done')"),
+        60,
+    )
     page.screenshot(f"{label}-live-desktop")
-    page.wait("a lift summary card", lambda: page.js("return !!document.querySelector('.card .peak-value')"), 60)
+    page.wait(
+        "a lift summary card",
+        lambda: page.js("return !!document.querySelector('.card .peak-value')"),
+        60,
+    )
     page.viewport(PHONE_LANDSCAPE)
     page.screenshot(f"{label}-live-phone-landscape")
     page.viewport(PHONE)
     page.screenshot(f"{label}-live-phone")
     href = page.wait(
         "the session link on the card",
-        lambda: page.js("const a = document.querySelector('.card a.open-session'); return a && a.getAttribute('href');"),
+        lambda: page.js(
+            "const a = document.querySelector('.card a.open-session'); return a && a.getAttribute('href');"
+        ),
         120,
     )
     seen = page.js("return window.__seen")
@@ -138,13 +182,28 @@ def _run_live_lift(page: Page, site: Site, label: str) -> str:
 
 
 def _check_session_view(page: Page, label: str) -> None:
-    page.wait("the session video to load", lambda: page.js("const v = document.getElementById('session-video'); return v && v.readyState >= 2"), 60)
-    page.wait("the charts", lambda: page.js("return document.querySelectorAll('canvas.chart').length >= 5"))
+    page.wait(
+        "the session video to load",
+        lambda: page.js(
+            "const v = document.getElementById('session-video'); return v && v.readyState >= 2"
+        ),
+        60,
+    )
+    page.wait(
+        "the charts",
+        lambda: page.js("return document.querySelectorAll('canvas.chart').length >= 5"),
+    )
     points = page.js(
         "return Object.fromEntries([...document.querySelectorAll('canvas.chart')]"
         ".map((c) => [c.id, Number(c.dataset.points || 0)]))"
     )
-    for chart in ("chart-velocity", "chart-height", "chart-power", "chart-angles", "chart-bar-path"):
+    for chart in (
+        "chart-velocity",
+        "chart-height",
+        "chart-power",
+        "chart-angles",
+        "chart-bar-path",
+    ):
         assert points.get(chart, 0) > 20, points
     # The velocity line really is on the canvas: count pixels of its colour (#4cc9f0).
     coloured = page.js(
@@ -155,31 +214,57 @@ def _check_session_view(page: Page, label: str) -> None:
         "return n;"
     )
     assert coloured > 100, coloured
-    assert page.js("return document.getElementById('bar-path-type').textContent").startswith(("type", "not"))
+    assert page.js("return document.getElementById('bar-path-type').textContent").startswith(
+        ("type", "not")
+    )
     # The video plays: its clock advances.
     start = page.driver.execute_async_script(
         "const done = arguments[arguments.length - 1]; const v = document.getElementById('session-video');"
         "v.currentTime = 0; v.play().then(() => done(v.currentTime), (e) => done('play failed: ' + e));"
     )
     assert isinstance(start, (int, float)), start
-    page.wait("the video to play", lambda: page.js("return document.getElementById('session-video').currentTime") > start + 0.4, 10)
+    page.wait(
+        "the video to play",
+        lambda: (
+            page.js("return document.getElementById('session-video').currentTime") > start + 0.4
+        ),
+        10,
+    )
     page.js("document.getElementById('session-video').pause()")
     # A phase on the timeline seeks the video to its start.
     buttons = page.driver.find_elements("css selector", ".timeline .phase-button")
     assert len(buttons) >= 4
-    target = next((b for b in buttons if b.get_attribute("data-phase") == "second_pull"), buttons[2])
+    target = next(
+        (b for b in buttons if b.get_attribute("data-phase") == "second_pull"), buttons[2]
+    )
     phase_start = float(target.get_attribute("data-start"))
     target.click()
     page.wait(
         "the phase click to seek",
-        lambda: page.js("const v = document.getElementById('session-video'); return !v.seeking && Math.abs(v.currentTime - arguments[0]) < 0.05", phase_start),
+        lambda: page.js(
+            "const v = document.getElementById('session-video'); return !v.seeking && Math.abs(v.currentTime - arguments[0]) < 0.05",
+            phase_start,
+        ),
         10,
     )
     assert "current" in (target.get_attribute("class") or "")
     page.js("document.querySelector('.keyframes').scrollIntoView()")  # the images load lazily
-    page.wait("the key frames", lambda: page.js("const i = [...document.querySelectorAll('.frames img')]; return i.length >= 4 && i.every((x) => x.complete && x.naturalWidth > 0)"), 20)
-    page.wait("the report", lambda: page.js("return !!document.querySelector('.report .verdict')"), 20)
-    page.wait("the summary", lambda: page.js("return !!document.querySelector('.summary .summary-text')"), 20)
+    page.wait(
+        "the key frames",
+        lambda: page.js(
+            "const i = [...document.querySelectorAll('.frames img')]; return i.length >= 4 && i.every((x) => x.complete && x.naturalWidth > 0)"
+        ),
+        20,
+    )
+    page.wait(
+        "the report", lambda: page.js("return !!document.querySelector('.report .verdict')"), 20
+    )
+    page.wait(
+        "the summary",
+        lambda: page.js("return !!document.querySelector('.summary .summary-text')"),
+        20,
+    )
+    assert page.js(UNLABELLED) == []
     page.viewport(DESKTOP)
     page.js("window.scrollTo(0, 0)")
     page.screenshot(f"{label}-session-desktop")
@@ -193,21 +278,42 @@ def _check_session_view(page: Page, label: str) -> None:
 
 def _reply_survives_reload(page: Page) -> None:
     page.driver.find_element("id", "make-comment-threads").click()
-    page.wait("the comment threads", lambda: page.js("return document.querySelectorAll('details.thread').length >= 3"), 20)
+    page.wait(
+        "the comment threads",
+        lambda: page.js("return document.querySelectorAll('details.thread').length >= 3"),
+        20,
+    )
     thread_id = page.js("return document.querySelector('details.thread').dataset.thread")
     opened = f"details.thread[data-thread='{thread_id}']"
     page.driver.find_element("css selector", f"{opened} > summary").click()
-    page.wait("the coach's message", lambda: page.js(f"return document.querySelectorAll(\"{opened} li.message\").length >= 1"), 10)
+    page.wait(
+        "the coach's message",
+        lambda: page.js(f'return document.querySelectorAll("{opened} li.message").length >= 1'),
+        10,
+    )
     reply = "Felt fast off the floor; will keep the bar closer next set."
     page.driver.find_element("css selector", f"{opened} textarea").send_keys(reply)
     page.driver.find_element("css selector", f"{opened} form.reply button").click()
-    page.wait("the reply to be sent", lambda: page.js(f"return document.querySelector(\"{opened} form.reply .form-note\").textContent === 'Sent.'"), 10)
+    page.wait(
+        "the reply to be sent",
+        lambda: page.js(
+            f"return document.querySelector(\"{opened} form.reply .form-note\").textContent === 'Sent.'"
+        ),
+        10,
+    )
     page.driver.refresh()
-    page.wait("the thread after reload", lambda: page.js(f"return !!document.querySelector(\"{opened}\")"), 60)
+    page.wait(
+        "the thread after reload",
+        lambda: page.js(f'return !!document.querySelector("{opened}")'),
+        60,
+    )
     page.driver.find_element("css selector", f"{opened} > summary").click()
     page.wait(
         "the reply after reload",
-        lambda: page.js(f"return [...document.querySelectorAll(\"{opened} li.message .text\")].some((p) => p.textContent === arguments[0])", reply),
+        lambda: page.js(
+            f'return [...document.querySelectorAll("{opened} li.message .text")].some((p) => p.textContent === arguments[0])',
+            reply,
+        ),
         10,
     )
 
@@ -215,19 +321,30 @@ def _reply_survives_reload(page: Page) -> None:
 def test_signed_out_page_and_token_sign_in(site: Site, browser: Page) -> None:
     page = browser
     page.driver.get(f"{site.url}/#/sessions")
-    page.wait("the signed-out page", lambda: page.js("return document.getElementById('signin-heading')?.textContent"))
+    page.wait(
+        "the signed-out page",
+        lambda: page.js("return document.getElementById('signin-heading')?.textContent"),
+    )
     text = page.js("return document.getElementById('view').textContent")
     assert "liftstream serve" in text and "liftstream token create" in text
     field = page.driver.find_element("css selector", "#token-form input")
     field.send_keys("not-a-token")
     page.driver.find_element("css selector", "#token-form button").click()
-    assert "not a LiftStream token" in page.js("return document.getElementById('signin-status').textContent")
+    assert "not a LiftStream token" in page.js(
+        "return document.getElementById('signin-status').textContent"
+    )
     field.clear()
     field.send_keys(site.token)
     page.driver.find_element("css selector", "#token-form button").click()
-    page.wait("the sessions page", lambda: page.js("return document.getElementById('sessions-heading')?.textContent"))
+    page.wait(
+        "the sessions page",
+        lambda: page.js("return document.getElementById('sessions-heading')?.textContent"),
+    )
     page.driver.find_element("id", "sign-out").click()
-    page.wait("signed out again", lambda: "signed out" in page.js("return document.getElementById('view').textContent"))
+    page.wait(
+        "signed out again",
+        lambda: "signed out" in page.js("return document.getElementById('view').textContent"),
+    )
 
 
 def test_live_synthetic_lift_then_session_view(site: Site, browser: Page) -> None:
@@ -251,8 +368,20 @@ def test_live_real_snatch_clip(site: Site, real_camera: Path, tmp_path: Path) ->
     try:
         _run_live_lift(page, site, "real")
         page.driver.find_element("css selector", ".card a.open-session").click()
-        page.wait("the session video to load", lambda: page.js("const v = document.getElementById('session-video'); return v && v.readyState >= 2"), 60)
-        page.wait("the charts", lambda: page.js("return Number(document.getElementById('chart-velocity')?.dataset.points || 0) > 20"), 20)
+        page.wait(
+            "the session video to load",
+            lambda: page.js(
+                "const v = document.getElementById('session-video'); return v && v.readyState >= 2"
+            ),
+            60,
+        )
+        page.wait(
+            "the charts",
+            lambda: page.js(
+                "return Number(document.getElementById('chart-velocity')?.dataset.points || 0) > 20"
+            ),
+            20,
+        )
         page.viewport(DESKTOP)
         page.screenshot("real-session-desktop")
         assert page.console_errors() == []
@@ -263,15 +392,94 @@ def test_live_real_snatch_clip(site: Site, real_camera: Path, tmp_path: Path) ->
 def test_upload_form_shows_progress_and_lists_newest_first(site: Site, browser: Page) -> None:
     page = browser
     _sign_in(page, site, "sessions")
-    page.wait("the session list", lambda: page.js("return document.querySelector('#sessions-heading + p')?.textContent !== 'Loading…'"))
-    page.driver.find_element("css selector", "#upload-form input[type=file]").send_keys(str(site.synthetic_mp4))
-    page.driver.find_element("css selector", "#upload-form input[name=title]").send_keys("Uploaded snatch")
+    page.wait(
+        "the session list",
+        lambda: page.js(
+            "return document.querySelector('#sessions-heading + p')?.textContent !== 'Loading…'"
+        ),
+    )
+    page.driver.find_element("css selector", "#upload-form input[type=file]").send_keys(
+        str(site.synthetic_mp4)
+    )
+    page.driver.find_element("css selector", "#upload-form input[name=title]").send_keys(
+        "Uploaded snatch"
+    )
     page.driver.find_element("css selector", "#upload-form button[type=submit]").click()
-    page.wait("the analysis progress", lambda: page.js("return !document.getElementById('analysis-progress').hidden"), 30)
+    page.wait(
+        "the analysis progress",
+        lambda: page.js(
+            "return !document.getElementById('analysis-progress').parentElement.hidden"
+        ),
+        30,
+    )
     page.screenshot("sessions-upload-desktop")
-    link = page.wait("the analysed link", lambda: page.js("const a = document.querySelector('#upload-status a'); return a && a.getAttribute('href')"), 120)
+    link = page.wait(
+        "the analysed link",
+        lambda: page.js(
+            "const a = document.querySelector('#upload-status a'); return a && a.getAttribute('href')"
+        ),
+        120,
+    )
     assert page.js("return document.getElementById('upload-progress').value") == 1
-    page.wait("the list to show it first", lambda: page.js("return document.querySelector('#session-list li a')?.textContent") == "Uploaded snatch", 10)
-    assert page.js("return document.querySelector('#session-list li a').getAttribute('href')") == link
+    page.wait(
+        "the list to show it first",
+        lambda: (
+            page.js("return document.querySelector('#session-list li a')?.textContent")
+            == "Uploaded snatch"
+        ),
+        10,
+    )
+    assert (
+        page.js("return document.querySelector('#session-list li a').getAttribute('href')") == link
+    )
     page.viewport(PHONE)
     page.screenshot("sessions-phone", full_page=True)
+
+
+def test_live_says_camera_denied_no_plate_and_reconnects(site: Site, tmp_path: Path) -> None:
+    camera = gray_camera(tmp_path / "gray.y4m", size=(320, 240), fps=15, seconds=4)
+    driver = start_chromium(
+        camera, tmp_path / "profile", window=DESKTOP, console_log=True, accept_camera=False
+    )
+    page = Page(driver)
+    status = "return document.getElementById('live-status').dataset.state"
+    alert = "const a = document.getElementById('live-alert'); return a.hidden ? '' : a.dataset.kind + ': ' + a.textContent"
+    try:
+        _sign_in(page, site, "live")
+        driver.execute_cdp_cmd(
+            "Browser.setPermission",
+            {"permission": {"name": "camera"}, "setting": "denied", "origin": site.url},
+        )
+        driver.find_element("id", "start-live").click()
+        denied = page.wait("the camera-denied message", lambda: page.js(alert))
+        assert denied.startswith("camera: Camera access was denied"), denied
+        driver.execute_cdp_cmd(
+            "Browser.setPermission",
+            {"permission": {"name": "camera"}, "setting": "granted", "origin": site.url},
+        )
+        # Keyboard only: the start button is reachable with Tab and pressed with Enter.
+        body = driver.find_element("css selector", "body")
+        for _ in range(30):
+            body = driver.switch_to.active_element
+            if body.get_attribute("id") == "start-live":
+                break
+            body.send_keys("\ue004")  # Tab
+        assert driver.switch_to.active_element.get_attribute("id") == "start-live"
+        driver.switch_to.active_element.send_keys("\ue007")  # Enter
+        page.wait("the live connection", lambda: page.js(status) == "connected", 30)
+        no_plate = page.wait("the no-plate message", lambda: page.js(alert), 10)
+        assert no_plate.startswith("noplate: No plate visible"), no_plate
+        page.viewport(PHONE)
+        page.screenshot("live-no-plate-phone")
+        page.viewport(DESKTOP)
+        with urllib.request.urlopen(
+            urllib.request.Request(f"{site.url}/test/drop-streams", method="POST")
+        ) as r:
+            assert json.load(r)["closed"] == 1
+        page.wait("the reconnecting state", lambda: page.js(status) == "reconnecting", 10)
+        page.wait("the new connection", lambda: page.js(status) == "connected", 30)
+        unlabelled = page.js(UNLABELLED)
+        assert unlabelled == [], unlabelled
+        assert page.console_errors() == []
+    finally:
+        driver.quit()

@@ -76,9 +76,46 @@ def camera_clip(
         f"tpad=start_duration={lead_s}:start_mode=clone:stop_duration={tail_s}:stop_mode=clone"
     )
     subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(src), "-vf", vf, "-pix_fmt", "yuv420p", str(dst)],
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(src),
+            "-vf",
+            vf,
+            "-pix_fmt",
+            "yuv420p",
+            str(dst),
+        ],
         check=True,
         timeout=120,
+    )
+    return dst
+
+
+def gray_camera(dst: Path, *, size: tuple[int, int], fps: int, seconds: float) -> Path:
+    """A fake camera that films nothing: a plain grey picture (no plate to find)."""
+    w, h = size
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"color=c=0x707070:s={w}x{h}:r={fps}",
+            "-t",
+            str(seconds),
+            "-pix_fmt",
+            "yuv420p",
+            str(dst),
+        ],
+        check=True,
+        timeout=60,
     )
     return dst
 
@@ -93,7 +130,9 @@ class Page:
     def js(self, script: str, *args: Any) -> Any:
         return self.driver.execute_script(script, *args)
 
-    def wait(self, what: str, check: Callable[[], T], timeout: float = 30.0, every: float = 0.2) -> T:
+    def wait(
+        self, what: str, check: Callable[[], T], timeout: float = 30.0, every: float = 0.2
+    ) -> T:
         """Poll `check` until it returns something truthy; fail naming `what` after timeout s."""
         deadline = time.monotonic() + timeout
         while True:
@@ -102,7 +141,9 @@ class Page:
                 return value
             if time.monotonic() > deadline:
                 self.collect_console()
-                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; console: {self.console[-10:]}")
+                raise AssertionError(
+                    f"timed out after {timeout:.0f} s waiting for {what}; console: {self.console[-10:]}"
+                )
             time.sleep(every)
 
     def collect_console(self) -> list[dict[str, Any]]:
@@ -129,7 +170,13 @@ class Page:
             params["captureBeyondViewport"] = True
             metrics = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
             size = metrics["cssContentSize"]
-            params["clip"] = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+            params["clip"] = {
+                "x": 0,
+                "y": 0,
+                "width": size["width"],
+                "height": size["height"],
+                "scale": 1,
+            }
         shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", params)
         path = ARTIFACTS / f"{label}.png"
         path.write_bytes(base64.b64decode(shot["data"]))
