@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.pose import types as lm
+from server.pose.gate import JumpGate
 from server.pose.types import PoseFrame
 from server.settings import Settings
 from server.tracking.camera import Box, CameraMotion, box_around, offsets_at
@@ -54,6 +55,7 @@ class Measurements:
     frame 0 (a static point p of frame 0 appears at A p + b).
     poses: N PoseFrame or None. size: (width, height) of the analysed frames. max_side: the
     reader's max_side (the render must decode with the same). warnings: from reading the file.
+    pose_hidden: landmark-frames the plausibility gate hid (`server.pose.gate`).
     """
 
     t: FloatArray
@@ -69,6 +71,8 @@ class Measurements:
     max_side: int | None
     nominal_fps: float
     warnings: list[str] = field(default_factory=list)
+    # landmark-frames the jump gate hid as implausible (server.pose.gate)
+    pose_hidden: int = 0
 
     @property
     def frames(self) -> int:
@@ -121,6 +125,7 @@ def measure_clip(
     bar alone). progress: called with the fraction of frames done (by the header's count)."""
     tracker = BarTracker(TrackerConfig(plate_diameter_m=plate_diameter_m))
     camera = CameraMotion()
+    gate = JumpGate()
     t: list[float] = []
     dup: list[bool] = []
     fit_c: list[FloatArray] = []
@@ -143,7 +148,12 @@ def measure_clip(
             hint = last_center if np.isfinite(last_center).all() else None
             repeat = frame.duplicate and bool(t)
             # A repeated picture shows the lifter where the last one did: no new pose.
-            current = None if pose is None else (poses[-1] if repeat else pose.step(rgb, hint))
+            if pose is None:
+                current = None
+            elif repeat:
+                current = poses[-1]
+            else:
+                current = gate.apply(pose.step(rgb, hint), frame.t)
             if current is not None:
                 last_pose = current
             sample = tracker.step(frame.t, rgb, wrists(current or last_pose))
@@ -187,4 +197,5 @@ def measure_clip(
         max_side=max_side,
         nominal_fps=nominal_fps,
         warnings=warnings,
+        pose_hidden=gate.hidden,
     )

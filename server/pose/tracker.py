@@ -33,6 +33,17 @@ MIN_PRESENCE = 0.5
 # detector then often latches onto a plate or a seated spectator instead.
 RETRY_FRAMES = 3
 RETRY_SCALE = 1.5
+# The detector's box for a lifter bent over the bar (set-up position, plates hiding the legs) is
+# often too tight for the landmark model (presence ~0.01 on the real competition snatch); the
+# same ROI enlarged by this factor is tried once before giving up on the frame.
+DETECT_RETRY_SCALE = 1.6
+# The ROI predicted from a frame's auxiliary points may differ from the track's reference size
+# (the detector's ROI, then a slow average of tracked ones) by at most this factor either way.
+# A lifter's apparent size barely changes during a lift, but the landmark model run in a too
+# wide crop predicts a too wide next ROI, and without a bound that feeds on itself (a 480x360
+# snatch grew a 290 px ROI past 800 px and lost the lifter).
+ROI_SIZE_LIMIT = 1.3
+ROI_SIZE_SMOOTHING = 0.1
 
 _Need = tuple[Kind, NDArray[np.float32]]
 _Plan = Generator[_Need, DetectorRaw | LandmarkRaw, PoseFrame | None]
@@ -117,6 +128,8 @@ class PoseTracker:
         self._frame_index = -1
         # the ROI of the last frame that gave a pose, and that frame's index
         self._last_good: tuple[Roi, int] | None = None
+        # the track's reference ROI size, px (None: no track yet)
+        self._ref_size: float | None = None
         # buffers reused every frame: the async path awaits before touching them again
         self._letterboxed = np.empty((INPUT_SIZE, INPUT_SIZE, 3), np.float32)
         self._crop_u8 = np.empty((LANDMARK_INPUT, LANDMARK_INPUT, 3), np.uint8)
@@ -133,6 +146,7 @@ class PoseTracker:
         """Forget the track (e.g. on a scene cut); the next step runs the detector."""
         self._roi = None
         self._last_good = None
+        self._ref_size = None
 
     def step(
         self, rgb: NDArray[np.uint8], bar_hint: NDArray[np.floating] | None = None
@@ -180,15 +194,20 @@ class PoseTracker:
             if pose is not None:
                 return pose
         if self._last_good is not None and self._frame_index - self._last_good[1] <= RETRY_FRAMES:
-            last = self._last_good[0]
-            wider = Roi(center=last.center, size=last.size * RETRY_SCALE, rotation=last.rotation)
-            pose = yield from self._landmarks(frame, wider)
+            wider = _enlarged(self._last_good[0], RETRY_SCALE)
+            pose = yield from self._landmarks(frame, wider, remember=False)
             if pose is not None:
                 return pose
         roi = yield from self._detect(frame, hint)
         if roi is None:
             return None
-        return (yield from self._landmarks(frame, roi))
+        pose = yield from self._landmarks(frame, roi)
+        if pose is None:
+            wider = _enlarged(roi, DETECT_RETRY_SCALE)
+            pose = yield from self._landmarks(frame, wider, remember=False)
+            if pose is not None:
+                self._ref_size = wider.size  # the detector's box was too tight for this person
+        return pose
 
     def _detect(
         self, frame: NDArray[np.uint8], hint: NDArray[np.float64] | None
@@ -202,13 +221,18 @@ class PoseTracker:
             return None
         lifter = select_lifter(people, (frame.shape[1], frame.shape[0]), hint)
         try:
-            return roi_from_keypoints(lifter.keypoints[0], lifter.keypoints[1])
+            roi = roi_from_keypoints(lifter.keypoints[0], lifter.keypoints[1])
         except InvalidInputError:  # coincident keypoints: nothing usable to crop
             return None
+        self._ref_size = roi.size
+        return roi
 
     def _landmarks(
-        self, frame: NDArray[np.uint8], roi: Roi
+        self, frame: NDArray[np.uint8], roi: Roi, *, remember: bool = True
     ) -> Generator[_Need, DetectorRaw | LandmarkRaw, PoseFrame | None]:
+        """Run the landmark model in `roi`. remember: keep `roi` as the last good one for the
+        retry after a loss (False for enlarged retries, so enlargements never compound: an
+        earlier version grew a 285 px ROI to 1357 px in 20 frames of a fast snatch)."""
         warp_roi(frame, roi, out=self._crop_u8)
         crop = to_unit_float(self._crop_u8, out=self._crop)
         raw = yield ("landmarks", crop)
@@ -218,6 +242,20 @@ class PoseTracker:
             self._roi = None
             return None
         decoded = decode_landmarks(raw.landmarks, raw.presence, raw.world, roi, raw.heatmap)
-        self._roi = decoded.next_roi
-        self._last_good = (roi, self._frame_index)
+        self._roi = self._bounded(decoded.next_roi)
+        if remember:
+            self._last_good = (roi, self._frame_index)
+            if self._ref_size is not None:
+                self._ref_size += ROI_SIZE_SMOOTHING * (roi.size - self._ref_size)
         return decoded.pose
+
+    def _bounded(self, roi: Roi | None) -> Roi | None:
+        """`roi` with its size held within ROI_SIZE_LIMIT of the track's reference size."""
+        if roi is None or self._ref_size is None:
+            return roi
+        size = min(max(roi.size, self._ref_size / ROI_SIZE_LIMIT), self._ref_size * ROI_SIZE_LIMIT)
+        return roi if size == roi.size else Roi(center=roi.center, size=size, rotation=roi.rotation)
+
+
+def _enlarged(roi: Roi, factor: float) -> Roi:
+    return Roi(center=roi.center, size=roi.size * factor, rotation=roi.rotation)

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from server.analysis.kinematics import LiveBarKinematics
 from server.analysis.measure import wrists
 from server.phases.live import LivePhases
+from server.pose.gate import JumpGate
 from server.pose.types import PoseFrame
 from server.stream.live import LiveStep
 from server.stream.protocol import Start
@@ -42,6 +43,7 @@ class PipelineAnalyzer:
 
         self.start = start
         self.pose = PoseTracker(service) if service is not None else None
+        self.gate = JumpGate()
         self.tracker = BarTracker(TrackerConfig(plate_diameter_m=PLATE_DIAMETER_M))
         self.kinematics = LiveBarKinematics(q=LIVE_JERK_DENSITY, lag=3)
         self.phases = LivePhases(start.exercise, rest_height=PLATE_DIAMETER_M / 2)
@@ -57,7 +59,7 @@ class PipelineAnalyzer:
     async def step(self, rgb: NDArray[np.uint8], t: float) -> LiveStep:
         pose = None
         if self.pose is not None:
-            pose = await self.pose.step_async(rgb, self._last_center)
+            pose = self.gate.apply(await self.pose.step_async(rgb, self._last_center), t)
             if pose is not None:
                 self._last_pose = pose
         hands = wrists(pose or self._last_pose)
@@ -109,4 +111,3 @@ class PipelineAnalyzer:
         self.phases.reset()
         self.kinematics.reset_floor()
         return ()
-

@@ -1,0 +1,93 @@
+"""The landmark plausibility gate, on made-up poses with a 100 px torso."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from server.pose.gate import MAX_SPEED, SLACK, JumpGate, torso_length
+from server.pose.types import (
+    LEFT_HIP,
+    LEFT_SHOULDER,
+    LEFT_WRIST,
+    NUM_LANDMARKS,
+    RIGHT_HIP,
+    RIGHT_SHOULDER,
+    PoseFrame,
+    Roi,
+)
+
+DT = 1 / 30
+
+
+def pose(
+    shift: tuple[float, float] = (0.0, 0.0), wrist: tuple[float, float] | None = None
+) -> PoseFrame:
+    """A standing figure: shoulders at y=100, hips at y=200 (torso 100 px), moved by `shift`."""
+    points = np.full((NUM_LANDMARKS, 2), 150.0, np.float32)
+    points[[LEFT_SHOULDER, RIGHT_SHOULDER], 1] = 100.0
+    points[[LEFT_HIP, RIGHT_HIP], 1] = 200.0
+    points += np.asarray(shift, np.float32)
+    if wrist is not None:
+        points[LEFT_WRIST] = wrist
+    return PoseFrame(
+        keypoints=points,
+        depth=np.zeros(NUM_LANDMARKS, np.float32),
+        visibility=np.full(NUM_LANDMARKS, 0.9, np.float32),
+        presence=0.99,
+        world=np.zeros((NUM_LANDMARKS, 3), np.float32),
+        roi=Roi(center=np.array([150.0, 150.0], np.float32), size=300.0, rotation=0.0),
+    )
+
+
+def test_torso_length() -> None:
+    assert torso_length(pose().keypoints) == pytest.approx(100.0)
+
+
+def test_still_and_moving_within_the_bound_pass_unchanged() -> None:
+    gate = JumpGate()
+    per_frame = (MAX_SPEED * DT + SLACK) * 100 * 0.9  # just inside the bound
+    for i in range(10):
+        p = pose((i * per_frame, 0.0))
+        assert gate.apply(p, i * DT) is p
+    assert gate.hidden == 0
+
+
+def test_single_frame_spike_is_hidden_then_the_track_continues() -> None:
+    gate = JumpGate()
+    gate.apply(pose(wrist=(150, 150)), 0.0)
+    spiked = gate.apply(pose(wrist=(250, 150)), DT)  # 1 torso in 1/30 s: 30 torso/s
+    assert spiked is not None
+    assert spiked.visibility[LEFT_WRIST] == 0.0
+    assert np.delete(spiked.visibility, LEFT_WRIST) == pytest.approx(0.9)
+    back = gate.apply(pose(wrist=(152, 150)), 2 * DT)
+    assert back is not None and back.visibility[LEFT_WRIST] == pytest.approx(0.9)
+    assert gate.hidden == 1
+
+
+def test_a_real_move_confirmed_by_the_next_frame_costs_one_frame() -> None:
+    gate = JumpGate()
+    gate.apply(pose(), 0.0)
+    first = gate.apply(pose((80, 0)), DT)  # the whole body moved 0.8 torso (a new placement)
+    assert first is not None and (first.visibility == 0).all()
+    second = gate.apply(pose((81, 0)), 2 * DT)
+    assert second is not None and (second.visibility > 0.5).all()
+    third = gate.apply(pose((82, 0)), 3 * DT)
+    assert third is not None and (third.visibility > 0.5).all()
+
+
+def test_the_bound_grows_with_elapsed_time() -> None:
+    gate = JumpGate()
+    gate.apply(pose(), 0.0)
+    # 0.8 torso after 0.1 s (8 torso/s) is a plausible move even though it is one call later
+    later = gate.apply(pose((80, 0)), 0.1)
+    assert later is not None and (later.visibility > 0.5).all()
+
+
+def test_none_passes_and_reset_forgets() -> None:
+    gate = JumpGate()
+    assert gate.apply(None, 0.0) is None
+    gate.apply(pose(), 0.0)
+    gate.reset()
+    moved = gate.apply(pose((300, 0)), DT)
+    assert moved is not None and (moved.visibility > 0.5).all()
