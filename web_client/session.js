@@ -8,7 +8,7 @@ import { sessionCharts } from './session_charts.js';
 import { reportSections } from './session_report.js';
 import { threadsSection } from './threads.js';
 import { BOUNDARY_EVENTS, eventTime, phasesOf, phaseTimeline } from './timeline.js';
-import { documentSystem, preferredSystem } from './units.js';
+import { documentSystem, format, KG_PER_LB, preferredSystem } from './units.js';
 
 const POLL_MS = 1000;
 
@@ -32,11 +32,12 @@ function keyFrames(doc, phases, onSeek) {
 
 function header(details, doc) {
   const who = doc?.user_information?.display_name || details.user_name;
+  // The stored mass is in the session's own system; show it in the chosen one.
+  const massKg = details.barbell_mass ? details.barbell_mass * (details.measurement_system === 'imperial' ? KG_PER_LB : 1) : null;
+  const mass = massKg ? format('mass', massKg, preferredSystem()).replace(/\.0 /, ' ') : null;
   return h('header', { class: 'session-head' },
     h('h1', { id: 'session-title', text: details.title }),
-    h('p', { class: 'muted' },
-      [title(details.exercise), details.session_date, who, details.barbell_mass ? `${details.barbell_mass} ${details.measurement_system === 'imperial' ? 'lb' : 'kg'}` : null]
-        .filter(Boolean).join(' · ')));
+    h('p', { class: 'muted' }, [title(details.exercise), details.session_date, who, mass].filter(Boolean).join(' · ')));
 }
 
 /** Wait for a queued/processing session, showing its progress. Resolves with ready details. */

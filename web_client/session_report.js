@@ -91,7 +91,8 @@ function unavailable(what, error) {
  * Returns {summary, notes, report} elements.
  */
 export function reportSections({ sessionId, system, demo, onSeek }) {
-  const query = demo ? { demo: 'true' } : undefined;
+  // The coach writes its texts in the unit system asked for, so they match the numbers here.
+  const query = { measurement_system: system, ...(demo ? { demo: 'true' } : {}) };
   const loading = () => h('p', { class: 'muted', text: 'Loading…' });
   const summaryHead = h('h2', { id: 'summary-heading', text: 'Summary' });
   const reportHead = h('h2', { id: 'report-heading', text: 'Report' });

@@ -63,6 +63,14 @@ SESSION_ID = {
     "schema": {"type": "string"},
     "description": "Path parameter: the session id returned by 'create session'.",
 }
+DISPLAY_UNITS = {
+    "name": "measurement_system",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string", "enum": ["metric", "imperial"]},
+    "description": "The unit system of the texts and numbers (beyond the seed); default: the "
+    "session's own.",
+}
 THREAD_ID = {"name": "thread_id", "in": "path", "required": True, "schema": {"type": "string"}}
 USER_ID = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}
 NO_AUTH: list[dict[str, list[str]]] = []
@@ -260,6 +268,7 @@ def _sessions_paths() -> dict[str, Any]:
                     **DEMO_PARAM,
                     "description": "Set to true to retrieve the pre-generated demo lift analysis instead of a real one.",
                 },
+                DISPLAY_UNITS,
             ],
             "responses": {
                 "200": ok("Lift analysis report generated successfully.", "Report"),
@@ -342,6 +351,7 @@ def _thread_paths() -> dict[str, Any]:
                     **DEMO_PARAM,
                     "description": "Set to true to retrieve a pre-generated demo summary for this weightlifting session.",
                 },
+                DISPLAY_UNITS,
             ],
             "responses": {
                 "200": ok("Successfully retrieved weightlifting session summary", "Summary"),

@@ -19,8 +19,15 @@ from server.api.context import (
     require_feature,
     require_ready,
 )
-from server.api.params import query_bool
+from server.api.params import check_units, query_bool
 from server.api.present import session_date, session_units, user_information
+from server.store.records import SessionRecord
+
+
+def display_units(request: Request, session: SessionRecord) -> str:
+    """`?measurement_system=` (the web client's choice), else the session's own system."""
+    raw = request.query_params.get("measurement_system")
+    return session_units(session) if raw is None else check_units(raw)
 
 
 async def get_report(request: Request) -> JSONResponse:
@@ -31,7 +38,7 @@ async def get_report(request: Request) -> JSONResponse:
         await require_feature(ctx, principal, "report", 404)
     session = await load_session(request, principal, request.path_params["session_id"], demo=demo)
     document = require_ready(session)
-    units = session_units(session)
+    units = display_units(request, session)
     report: dict[str, Any] = await db(ctx.coach.report, document, units)
     report.setdefault("session_id", session.id)
     report.setdefault("exercise", session.exercise)
@@ -47,7 +54,7 @@ async def get_summary(request: Request) -> JSONResponse:
         await require_feature(ctx, principal, "summary", 403)
     session = await load_session(request, principal, request.path_params["session_id"], demo=demo)
     document = require_ready(session)
-    units = session_units(session)
+    units = display_units(request, session)
     owner = await db(ctx.store.get_user, session.user_id)
     summary: dict[str, Any] = await db(
         ctx.coach.summary, document, units, user_information(owner, units)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.webdriver.support.ui import Select
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -318,6 +319,30 @@ def _reply_survives_reload(page: Page) -> None:
     )
 
 
+def _imperial_units(page: Page) -> None:
+    """The header's unit choice redraws the session in imperial, and back."""
+    units = page.driver.find_element("id", "units")
+    for system, velocity in (("imperial", "ft/s"), ("metric", "m/s")):
+        Select(units).select_by_value(system)
+        page.wait(
+            f"the charts in {velocity}",
+            lambda v=velocity: (
+                page.js(
+                    "return document.querySelector('#chart-velocity')?.closest('figure')"
+                    ".querySelector('figcaption').textContent"
+                )
+                == f"Bar velocity ({v})"
+            ),
+            30,
+        )
+        units = page.driver.find_element("id", "units")
+        if system == "imperial":
+            page.wait(
+                "the charts", lambda: page.js("return !!document.getElementById('bar-path-type')")
+            )
+            page.screenshot("synthetic-session-imperial-desktop")
+
+
 def test_signed_out_page_and_token_sign_in(site: Site, browser: Page) -> None:
     page = browser
     page.driver.get(f"{site.url}/#/sessions")
@@ -327,6 +352,9 @@ def test_signed_out_page_and_token_sign_in(site: Site, browser: Page) -> None:
     )
     text = page.js("return document.getElementById('view').textContent")
     assert "liftstream serve" in text and "liftstream token create" in text
+    page.viewport(PHONE)
+    page.screenshot("signed-out-phone")
+    page.viewport(DESKTOP)
     field = page.driver.find_element("css selector", "#token-form input")
     field.send_keys("not-a-token")
     page.driver.find_element("css selector", "#token-form button").click()
@@ -354,6 +382,7 @@ def test_live_synthetic_lift_then_session_view(site: Site, browser: Page) -> Non
     assert page.driver.current_url.endswith(href)
     _check_session_view(page, "synthetic")
     _reply_survives_reload(page)
+    _imperial_units(page)
 
 
 @pytest.fixture
@@ -453,6 +482,9 @@ def test_live_says_camera_denied_no_plate_and_reconnects(site: Site, tmp_path: P
         driver.find_element("id", "start-live").click()
         denied = page.wait("the camera-denied message", lambda: page.js(alert))
         assert denied.startswith("camera: Camera access was denied"), denied
+        page.viewport(PHONE)
+        page.screenshot("live-camera-denied-phone")
+        page.viewport(DESKTOP)
         driver.execute_cdp_cmd(
             "Browser.setPermission",
             {"permission": {"name": "camera"}, "setting": "granted", "origin": site.url},
