@@ -81,8 +81,12 @@ export function liveView(root) {
   const startButton = h('button', { type: 'submit', id: 'start-live', class: 'primary', text: 'Start camera' });
   const endButton = h('button', { type: 'button', id: 'end-lift', text: 'End lift', hidden: true });
   const stopButton = h('button', { type: 'button', id: 'stop-live', text: 'Stop', hidden: true });
+  // While streaming the settings are fixed: one line says what they are, and the buttons that
+  // matter then (End lift, Stop) move up where a phone in landscape can still show them.
+  const settingsLine = h('p', { id: 'live-settings', class: 'settings-line', hidden: true });
   const form = h('form', { class: 'live-form', 'aria-label': 'Live analysis settings' },
-    h('div', { class: 'row' }, f.exercise.wrap, f.mass.wrap, f.units.wrap), f.more,
+    h('div', { class: 'settings' }, h('div', { class: 'row' }, f.exercise.wrap, f.mass.wrap, f.units.wrap), f.more),
+    settingsLine,
     h('div', { class: 'row buttons' }, startButton, endButton, stopButton));
   const cardList = h('section', { class: 'cards', 'aria-label': 'Lift summaries' });
   const cards = new LiftCards(cardList);
@@ -205,6 +209,13 @@ export function liveView(root) {
   }
 
   function setRunning(running) {
+    form.classList.toggle('running', running);
+    settingsLine.hidden = !running;
+    if (running) {
+      const m = startMessage();
+      const mass = m.barbell_mass ? `${m.barbell_mass} ${unitLabel('mass', m.units)}` : 'default mass';
+      settingsLine.textContent = `${f.exercise.input.selectedOptions[0].textContent} · ${mass} · ${m.units}`;
+    }
     startButton.hidden = running;
     endButton.hidden = !running;
     stopButton.hidden = !running;
