@@ -8,6 +8,7 @@ those of the analysis issue: velocity RMSE <= 0.03 m/s, peak velocity within 3 %
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,7 @@ def test_synthetic_lift_matches_ground_truth(
     names = [n for n, _ in spans]
     expected = [p for p in phases_for(Exercise(exercise)) if p in names]
     assert names == expected and names[:7] == list(phases_for(Exercise.SNATCH))
-    for (_, a), (_, b) in zip(spans, spans[1:], strict=False):
+    for (_, a), (_, b) in itertools.pairwise(spans):
         # Contiguous, except the rack hold between the clean's recovery and the jerk's dip.
         assert a["start"] < a["end"] <= b["start"]
         assert a["end"] == b["start"] or b is doc["chart_data"].get("jerk_dip")
@@ -153,13 +154,29 @@ def pose_service() -> Any:
     service.close()
 
 
+SIDE_SNATCHES = ["snatch_side_ilya_cjwpin.mp4", "snatch_side_competition_wdias.mp4"]
+_snatch_documents: dict[str, dict[str, Any]] = {}
+
+
+def snatch_document(name: str, tmp_path: Path, service: Any) -> dict[str, Any]:
+    """The analysed document of a real side-view snatch, computed once per test session."""
+    if name not in _snatch_documents:
+        _snatch_documents[name] = analyze_video(
+            clip_path(name),
+            AnalysisOptions(exercise="snatch", render=False),
+            tmp_path,
+            service=service,
+        )
+    return _snatch_documents[name]
+
+
 @pytest.mark.slow
 @pytest.mark.realclips
-def test_real_side_snatch_is_one_plausible_lift(tmp_path: Path, pose_service: Any) -> None:
-    clip = clip_path("snatch_side_competition_wdias.mp4")
-    doc = analyze_video(
-        clip, AnalysisOptions(exercise="snatch", render=False), tmp_path, service=pose_service
-    )
+@pytest.mark.parametrize("name", SIDE_SNATCHES)
+def test_real_side_snatch_is_one_plausible_lift(
+    tmp_path: Path, pose_service: Any, name: str
+) -> None:
+    doc = snatch_document(name, tmp_path, pose_service)
     lift = doc["lift"]
     assert doc["analysis"]["lifts_found"] == 1
     assert 1.5 <= lift["peak_bar_velocity"]["value"] <= 2.5
@@ -168,12 +185,47 @@ def test_real_side_snatch_is_one_plausible_lift(tmp_path: Path, pose_service: An
     assert 0.2 <= durations["first_pull"] <= 1.2
     assert 0.05 <= durations["second_pull"] <= 0.5
     assert 0.05 <= durations["turnover"] <= 0.6
-    # The lifter is found in most frames (the end of the clip, after the drop, is the hardest).
-    assert doc["analysis"]["pose_frames"] >= 0.8 * doc["analysis"]["frames"]
-    # Max bar height against the lifter's standing height in the clip (nose-to-ankle / 0.89).
+    spans = list(doc["chart_data"].values())
+    for a, b in itertools.pairwise(spans):  # phases in order and contiguous
+        assert a["start"] <= a["end"] == b["start"]  # (the 25 fps clip starts at lift-off)
+    assert all(s["start"] < s["end"] for s in spans[1:])
+    events = lift["events"]
+    assert events["lift_off"] <= events["peak_velocity"] <= events["max_height"]
+    assert events["max_height"] <= events["catch"] <= events["lift_end"]
+    assert doc["analysis"]["pose_frames"] >= 0.95 * doc["analysis"]["frames"]
     assert doc["calibration"]["method"] == "plate"
     knee = _series(doc, "joint_angles", "knee_angle")
     assert np.nanmax(knee) > 150 and np.nanmin(knee) < 90  # stands tall, squats deep
+
+
+@pytest.mark.slow
+@pytest.mark.realclips
+@pytest.mark.parametrize(
+    "name",
+    [
+        SIDE_SNATCHES[0],
+        pytest.param(
+            SIDE_SNATCHES[1],
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="measured 0.94 on 2026-12-01: the near plate stands nearer the camera than "
+                "the lifter (its floor contact is about 28 px lower in the picture than the "
+                "lifter's feet), so at this close range the bar's heights look larger against "
+                "the body; the scale is not corrected for that depth yet",
+            ),
+        ),
+    ],
+)
+def test_real_snatch_top_is_60_to_85_percent_of_the_lifters_height(
+    tmp_path: Path, pose_service: Any, name: str
+) -> None:
+    """Max bar height over the lifter's stature seen in the clip (`analysis.lifter_height_m`),
+    both in the plate's scale, so the ratio is the picture's own."""
+    doc = snatch_document(name, tmp_path, pose_service)
+    stature = doc["analysis"]["lifter_height_m"]
+    assert stature is not None
+    ratio = doc["lift"]["max_bar_height"]["value"] / stature
+    assert 0.60 <= ratio <= 0.85, f"max bar height {ratio:.0%} of the lifter's height"
 
 
 @pytest.mark.slow

@@ -207,9 +207,24 @@ def analyze_measurements(
             "camera_motion_max_px": _max_motion(offsets),
             "measurement_noise_px": round(bar.noise_px, 3),
             "lifts_found": len(lifts),
+            "lifter_height_m": _standing_height_m(m.poses, cal.px_per_m),
         },
     )
     return doc, lift, bar
+
+
+def _standing_height_m(poses: list[Any], px_per_m: float) -> float | None:
+    """The lifter's stature seen in the clip, m: the 90th percentile of the nose-to-ankle distance
+    over the frames with a pose (the standing frames), over 0.89 of stature (anthropometric
+    tables, `calibration.NOSE_TO_ANKLE_OF_STATURE`). None with fewer than 5 poses. A check on the
+    scale and a reference for heights (a snatch's top is at 60-85% of stature), not a
+    measurement of the person."""
+    nose_to_ankle = _nose_to_ankle(poses)
+    nose_to_ankle = nose_to_ankle[np.isfinite(nose_to_ankle)]
+    if nose_to_ankle.size < 5:
+        return None
+    stature_px = float(np.percentile(nose_to_ankle, 90)) / calib.NOSE_TO_ANKLE_OF_STATURE
+    return round(stature_px / px_per_m, 3)
 
 
 def _max_motion(offsets: np.ndarray) -> float:
