@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 LS := $(VENV)/bin/liftstream
 PYTEST_ARGS ?=
 
-.PHONY: serve test system models lint bench bench-short clean-venv
+.PHONY: serve test system models lint bench bench-env bench-short clean-venv
 
 $(VENV)/.run-installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -36,8 +36,27 @@ lint: $(VENV)/.test-installed
 bench-short: $(VENV)/.test-installed models
 	$(LS) bench --short
 
-bench: $(VENV)/.test-installed models
-	$(LS) bench
+# The full benchmark runs in its own environment: the project plus the peers it is measured
+# against (mediapipe's pose pipeline, OpenCV's CSRT/KCF trackers), kept out of .venv.
+BENCH_VENV ?= .venv-bench
+BPY := $(BENCH_VENV)/bin/python
+PIP_Q := -m pip install -q --disable-pip-version-check
+
+$(BENCH_VENV)/.bench-installed: pyproject.toml bench/requirements-peers.txt
+	test -x $(BPY) || python3 -m venv $(BENCH_VENV)
+	$(BPY) $(PIP_Q) -U pip wheel setuptools
+	$(BPY) $(PIP_Q) -e '.[cpu]' -r bench/requirements-peers.txt
+	# opencv-python-headless (ours) and opencv-contrib-python (mediapipe's) install the same cv2
+	# package; the contrib build of the same version is a superset (CSRT, KCF): put it on disk last.
+	$(BPY) $(PIP_Q) --force-reinstall --no-deps "$$(grep '^opencv-contrib-python==' bench/requirements-peers.txt)"
+	touch $@
+
+bench-env: $(BENCH_VENV)/.bench-installed
+	$(BENCH_VENV)/bin/liftstream models prepare
+	$(BPY) -m bench.bench_env prepare
+
+bench: bench-env
+	$(BENCH_VENV)/bin/liftstream bench
 
 clean-venv:
 	rm -rf $(VENV)
