@@ -3,7 +3,13 @@
 Short mode (CI, a few seconds): the full landmark model at batch 1 and 4, and `analyze` on a
 short synthetic 480p clip. Full mode: lite/full/heavy at batch 1/4/16, `analyze` on each shared
 real clip that holds a side-view Olympic lift, and on synthetic 720p and 1080p snatches.
-Figures are wall-clock on the machine it runs on; the JSON records which.
+Figures are wall-clock on the machine it runs on; the JSON records which, and the load.
+
+Then, in the same run: ours against the peers (bench/peers.py: mediapipe's pose pipeline, OpenCV's
+CSRT and KCF trackers, the whole pipeline against mediapipe's pose alone, peak memory of each
+worker process; the peers need the benchmark environment, `make bench-env`) and live streaming
+with N = 1, 2, 4, 8 WebRTC clients (bench/live.py). Short mode runs our side of those on small
+clips, one stream, and skips the peers.
 """
 
 from __future__ import annotations
@@ -19,6 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.live import run as run_live
+from bench.peers import run_peers
+from bench.report import live_lines, peer_lines
 
 REAL_CLIPS = {"snatch_side_competition_wdias.mp4": "snatch"}
 CLIPS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "clips"
@@ -108,6 +118,7 @@ def _synthetic(tmp: Path, size: tuple[int, int], seconds_hold: float) -> Path:
 
 
 def run(short: bool, model_dir: Path) -> dict[str, Any]:
+    load_start = _load_average()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         if short:
@@ -125,13 +136,28 @@ def run(short: bool, model_dir: Path) -> dict[str, Any]:
                 ("synthetic 1080p", _synthetic(tmp, (1920, 1080), 0.8), "snatch"),
             ]
         analyze = _analyze_speed(model_dir, clips)
+        # Ours against mediapipe and OpenCV's trackers, and live streaming (bench/peers.py,
+        # bench/live.py); in short mode our side only, on small clips, without the peers.
+        peers = run_peers(model_dir, tmp, short)
+        live = run_live(tmp, CLIPS_DIR, short)
     return {
         "date": dt.date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "load_average": {"start": load_start, "end": _load_average()},
         "mode": "short" if short else "full",
         "pose": pose,
         "analyze": analyze,
+        **peers,
+        "live": live,
     }
+
+
+def _load_average() -> list[float] | None:
+    """The 1, 5 and 15 min load averages (other work on the machine skews every figure)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def table(result: dict[str, Any]) -> str:
@@ -152,6 +178,10 @@ def table(result: dict[str, Any]) -> str:
             f"{r['fps']:>6.1f} {r['x_realtime']:>5.2f}"
             + (f"  ERROR {r['error']}" if "error" in r else "")
         )
+    if "pose_vs_mediapipe" in result:
+        lines += peer_lines(result)
+    if "live" in result:
+        lines += live_lines(result["live"])
     return "\n".join(lines)
 
 

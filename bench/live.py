@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import fractions
 import json
+import logging
 import os
 import signal
 import socket
@@ -400,16 +401,17 @@ def _ms(stream: dict[str, Any], key: str) -> dict[str, float]:
 
 
 async def _measure(
-    clip: EncodedClip, exercise: str, counts: list[int], variant: str, tmp: Path
+    clip: EncodedClip, exercise: str, counts: list[int], variant: str, tmp: Path, warm_up: bool
 ) -> list[dict[str, Any]]:
     rows = []
     for n in counts:
         data = tmp / f"live-{clip.name.replace(' ', '-')}-{n}"
         with server_process(data, variant, data.with_suffix(".log")) as (url, token, proc):
-            warm, _ = await _clients(url, token, clip, exercise, 1, limit=WARMUP_FRAMES)
-            if warm[0].error:
-                raise RuntimeError(f"warm-up stream failed: {warm[0].error}")
-            await asyncio.sleep(0.5)  # the warm-up connection closes before the measured ones
+            if warm_up:
+                warm, _ = await _clients(url, token, clip, exercise, 1, limit=WARMUP_FRAMES)
+                if warm[0].error:
+                    raise RuntimeError(f"warm-up stream failed: {warm[0].error}")
+                await asyncio.sleep(0.5)  # the warm-up connection closes before the measured ones
             runs, metrics = await _clients(url, token, clip, exercise, n)
             row = summarise(n, clip, runs, metrics)
             row["server_peak_rss_mib"] = _vm_hwm_mib(proc.pid)
@@ -420,13 +422,49 @@ async def _measure(
 
 
 def run_live(
-    clips: list[tuple[EncodedClip, str]], counts: list[int], variant: str, tmp: Path
+    clips: list[tuple[EncodedClip, str]],
+    counts: list[int],
+    variant: str,
+    tmp: Path,
+    warm_up: bool = True,
 ) -> list[dict[str, Any]]:
     """Rows for every clip and N (fresh server each); a failure is a row with an error."""
     rows: list[dict[str, Any]] = []
     for clip, exercise in clips:
         try:
-            rows += asyncio.run(_measure(clip, exercise, counts, variant, tmp))
+            rows += asyncio.run(_measure(clip, exercise, counts, variant, tmp, warm_up))
         except Exception as exc:  # reported in the result, the rest of the bench goes on
             rows.append({"clip": clip.name, "error": f"{type(exc).__name__}: {exc}"})
     return rows
+
+
+REAL_CLIP = "snatch_side_competition_wdias.mp4"
+STREAM_COUNTS = [1, 2, 4, 8]
+
+
+def live_clips(tmp: Path, clips_dir: Path, short: bool) -> list[tuple[EncodedClip, str]]:
+    """480p30 clips: the real competition snatch (when present, not in short mode) and a
+    synthetic 854x480 snatch (no person in it: the pose detector runs on every frame)."""
+    from server.synth.clip import RenderOptions, render_clip
+    from server.synth.trajectory import make_trajectory
+
+    clips = []
+    real = clips_dir / REAL_CLIP
+    if real.is_file() and not short:
+        clips.append((encode_clip(real, "real snatch 480p30"), "snatch"))
+    traj = make_trajectory("snatch", seed=1, lift_start=0.6, hold=0.2 if short else 0.8)
+    path = tmp / "live-synthetic-480p.mp4"
+    render_clip(
+        traj, path, fps=30.0, size=(854, 480), options=RenderOptions(seed=1, noise_sigma=2.0)
+    )
+    limit = 30 if short else None
+    clips.append((encode_clip(path, "synthetic snatch 480p30", max_frames=limit), "snatch"))
+    return clips
+
+
+def run(tmp: Path, clips_dir: Path, short: bool, variant: str = "full") -> list[dict[str, Any]]:
+    """The live part of the result: N = 1, 2, 4, 8 (short mode: one stream, 1 s, no warm-up)."""
+    counts = [1] if short else STREAM_COUNTS
+    for name in ("aioice", "aiortc"):  # their INFO lines would bury the table
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return run_live(live_clips(tmp, clips_dir, short), counts, variant, tmp, warm_up=not short)

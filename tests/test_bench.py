@@ -26,4 +26,16 @@ def test_short_bench_writes_json_and_a_table(
     assert all(r["landmark_ms_per_image"] > 0 for r in result["pose"])
     (row,) = result["analyze"]
     assert "error" not in row and row["frames"] > 50 and row["x_realtime"] > 0
-    assert "analyze:" in capsys.readouterr().out
+    # our side of the peer comparison runs; the peers are skipped in short mode, and say so
+    assert "skipped" in result["peers"] and result["peer_python"] is None
+    (pose,) = result["pose_vs_mediapipe"]
+    assert pose["ours_ms"] > 0 and "skipped" in pose["peer"]
+    bar = [r for r in result["bar_vs_opencv"] if r.get("tracker") == "ours"]
+    assert len(bar) == 1 and bar[0]["lost_frames"] < bar[0]["frames"]
+    assert all(m["peak_rss_mib"] > 0 for m in result["memory"])
+    # one live stream through a real `liftstream serve`, with the server's counters
+    (live,) = result["live"]
+    assert live["streams"] == 1 and not live["errors"], live
+    assert live["frames_sent"] > 0 and live["per_stream"][0]["frames_received"] > 0
+    out = capsys.readouterr().out
+    assert "analyze:" in out and "bar tracking:" in out and "live (" in out
