@@ -111,3 +111,45 @@ async def test_real_analyzer_over_webrtc(tmp_path: Path) -> None:
     (summary,) = result.of_type("lift_summary")
     assert summary["peak_velocity_mps"] == pytest.approx(traj.params["peak_velocity"], rel=0.05)
     assert result.of_type("session")
+
+
+@pytest.mark.slow
+@pytest.mark.realclips
+async def test_live_analyzer_on_the_real_snatch_as_a_browser_sends_it() -> None:
+    """The competition snatch as the browser tests' fake camera sends it: 360x450, re-timed from
+    30 to 25 fps (every sixth picture dropped), with 2 s of still picture before and 8 s after.
+    One lift, its phases in order, ended by the drop, and no lift on the still picture after.
+    Before the tracker's wide second-chance gate the plate was lost in the second pull, the lift
+    'ended' during the catch and two phantom lifts followed."""
+    from server.pose.service import InferenceService
+    from server.settings import Settings
+    from server.video.reader import read_frames
+    from tests.conftest import clip_path
+    from tests.pose_model_fixtures import real_cache_or_skip
+
+    real_cache_or_skip("pose_detection")
+    clip = clip_path("snatch_side_competition_wdias.mp4")
+    frames = [f.rgb for f in read_frames(clip, max_side=450)]
+    fps = 25.0
+    retimed = [
+        frames[min(len(frames) - 1, round(i * 30 / fps))] for i in range(len(frames) * 5 // 6)
+    ]
+    sequence = [frames[0]] * int(2 * fps) + retimed + [frames[-1]] * int(8 * fps)
+    with InferenceService(Settings().model_dir, "full") as service:
+        analyzer = PipelineAnalyzer(p.Start(exercise="snatch"), service)
+        phases: list[str] = []
+        started, ended, peak, ended_at = 0, 0, 0.0, None
+        for i, rgb in enumerate(sequence):
+            step = await analyzer.step(rgb, i / fps)
+            phases += [name for name, _ in step.phases]
+            started += step.lift_started
+            if step.lift_ended:
+                ended += 1
+                ended_at = i / fps
+            if step.vy_mps is not None and started and not ended:
+                peak = max(peak, step.vy_mps)
+    assert started == 1 and ended == 1
+    assert phases == [ph for ph in phases_for(Exercise.SNATCH) if ph != "setup"]
+    # the bar is dropped about 4.4 s into the clip (2 s lead-in): not during the catch
+    assert ended_at is not None and ended_at > 2.0 + 3.5
+    assert 1.5 <= peak <= 2.5

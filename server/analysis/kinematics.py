@@ -23,6 +23,8 @@ G = 9.81
 PLATE_RADIUS_M = 0.225
 # A still bar moves less than this (m/s); used to find the rest position that defines the floor.
 STILL_SPEED = 0.05
+# A bar this far (m) above its lowest level has been lifted: the floor is taken before that.
+CLEAR_M = 0.3
 # Noise floor and ceiling of a plate centre measurement, pixels.
 MIN_NOISE_PX, MAX_NOISE_PX = 0.3, 6.0
 
@@ -85,10 +87,22 @@ def stable_positions(center_px: FloatArray, camera_offset_px: FloatArray | None)
 
 
 def rest_level(height_up: FloatArray, vy: FloatArray) -> float:
-    """The bar's lowest still position (m, same origin as height_up): a low percentile of the
-    positions where it is still, so a few noisy frames do not move the floor."""
+    """The bar's rest position before the lift (m, same origin as height_up): a low percentile of
+    the still positions before the bar first rises CLEAR_M above its lowest level, so a few noisy
+    frames do not move the floor and a dropped bar (bouncing, rolling toward the camera: 36 px
+    below its start on the 25 fps real snatch) does not either. A clip that starts with the bar
+    already moving takes its lowest positions before that rise; a clip that never rises, the
+    whole clip."""
     still = np.abs(vy) < STILL_SPEED
-    pool = height_up[still] if np.count_nonzero(still) >= 3 else height_up
+    low = float(np.percentile(height_up, 5))
+    risen = np.flatnonzero(height_up > low + CLEAR_M)
+    end = int(risen[0]) if risen.size else height_up.size
+    if np.count_nonzero(still[:end]) >= 3:
+        pool = height_up[:end][still[:end]]
+    elif end >= 3:
+        pool = height_up[:end]
+    else:
+        pool = height_up[still] if np.count_nonzero(still) >= 3 else height_up
     return float(np.percentile(pool, 5))
 
 
@@ -253,9 +267,12 @@ class LiveBarKinematics:
         if now is None:
             return LiveBarSample(t, None, None, None)
         ppm = self._px_per_m
-        if lagged is not None and abs(lagged.v) / ppm < STILL_SPEED:
-            if self._rest_up_px is None or lagged.p < self._rest_up_px:
-                self._rest_up_px = lagged.p
+        if (
+            lagged is not None
+            and abs(lagged.v) / ppm < STILL_SPEED
+            and (self._rest_up_px is None or lagged.p < self._rest_up_px)
+        ):
+            self._rest_up_px = lagged.p
         floor = self.floor_up_px()
         if floor is None:
             return LiveBarSample(t, None, now.v / ppm, None)

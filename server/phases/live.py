@@ -9,7 +9,11 @@ sees while lifting.
 
 Events, as in segment.py: lift-off (first_pull starts) when the bar has risen OFF_FLOOR_M off its
 rest level and is moving up, timed at the last START_SPEED crossing; transition at the velocity
-peak before the dip between the pulls; second_pull at the bottom of that dip; turnover at peak
+peak before the dip between the pulls (announced at once when that peak is below PULL_MIN_PEAK;
+a faster peak may be the pull's top, so the transition waits until the velocity rises past it
+again) and second_pull at the bottom of that dip; a drop that never recovers is the turnover,
+and a transition or second pull not seen by then starts with it at the peak (the pulls ran
+together); turnover at peak
 bar velocity (only counted above PULL_MIN_PEAK); catch at the bar's highest point; recovery at
 its lowest receiving point; the lift ends when the bar is still for STILL_HOLD_S (clean and jerk:
 after the jerk, or when no jerk follows within JERK_WAIT_S) or is dropped to the floor. A rise
@@ -51,6 +55,7 @@ class _Lift:
     state: str = "first_pull"
     peak_v: float = 0.0
     peak_t: float = 0.0
+    knee_t: float | None = None  # the first pull's velocity peak, once a dip follows it
     dip_v: float = 0.0
     dip_t: float = 0.0
     top_h: float = 0.0
@@ -96,17 +101,28 @@ class LivePhases:
         s = lift.state
         if s in ("first_pull", "transition", "second_pull"):
             if vy > lift.peak_v:
-                lift.peak_v, lift.peak_t = vy, t
                 if s == "transition" and vy > lift.dip_v + DIP_MIN:
                     start("second_pull", lift.dip_t)
+                elif s == "first_pull" and lift.knee_t is not None:
+                    # risen past a fast first peak after a dip: that was the transition
+                    start("transition", lift.knee_t)
+                    start("second_pull", lift.dip_t)
+                lift.peak_v, lift.peak_t = vy, t
             elif s == "first_pull" and lift.peak_v > PULL_SPEED and vy < lift.peak_v - DIP_MIN:
-                start("transition", lift.peak_t)
-                lift.dip_v, lift.dip_t = vy, t
-            if lift.state == "transition" and vy < lift.dip_v:
+                if lift.peak_v < PULL_MIN_PEAK:
+                    start("transition", lift.peak_t)  # a knee-pass peak: say so at once
+                    lift.dip_v, lift.dip_t = vy, t
+                elif lift.knee_t is None:
+                    # A peak this fast may be the pull's top: wait for a rise or the turnover.
+                    lift.knee_t, lift.dip_v, lift.dip_t = lift.peak_t, vy, t
+            if lift.state in ("transition", "first_pull") and vy < lift.dip_v:
                 lift.dip_v, lift.dip_t = vy, t
             if lift.peak_v >= PULL_MIN_PEAK and vy < lift.peak_v - TURN_DROP:
                 if lift.state == "first_pull":
-                    start("second_pull", lift.peak_t)  # no dip seen: the pulls ran together
+                    # no dip and rise between the pulls: they ran together
+                    start("transition", lift.peak_t)
+                if lift.state == "transition":
+                    start("second_pull", lift.peak_t)
                 start("turnover", lift.peak_t)
                 lift.top_h, lift.top_t = height, t
             elif height < self.rest_height + OFF_FLOOR_M / 2 and vy <= 0:

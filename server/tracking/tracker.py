@@ -43,6 +43,12 @@ class TrackerConfig:
     reacquire_after: misses before searching the whole frame; reacquire_every: frames between
     whole-frame searches while lost; lose_after: misses before the track is dropped.
     min_score, acquire_score: rim-fit score needed to accept a measurement / start a track.
+    wide_gate_frac: when nothing fits inside the gate, a second search accepts a fit this many
+    radii from the prediction, held to acquire_score: a stream that drops frames (a 30 fps source
+    re-timed to 25 fps jumps two source frames at once, 0.76 r in a snatch's second pull) moves
+    the plate further than a constant-velocity prediction expects. Only while the bar moves at
+    least FAST_STEP radii per frame, right after a hit, with half the radius tolerance: a still
+    or lost track never widens its gate onto another circle.
     """
 
     plate_diameter_m: float = 0.45
@@ -57,6 +63,7 @@ class TrackerConfig:
     lose_after: int = 60
     min_score: float = 0.45
     acquire_score: float = 0.6
+    wide_gate_frac: float = 0.8
 
     def __post_init__(self) -> None:
         if not 0.05 <= self.plate_diameter_m <= 1.0:
@@ -65,6 +72,9 @@ class TrackerConfig:
             )
         if not 0.0 < self.damping <= 1.0:
             raise InvalidInputError(f"damping must be in (0, 1], got {self.damping!r}")
+
+
+FAST_STEP = 0.15  # radii per frame: the predicted move above which the wide gate may be tried
 
 
 class BarTracker:
@@ -97,6 +107,7 @@ class BarTracker:
         if self._kf is None:
             return self._acquire(t, frame, wrists_px)
         kf, cfg = self._kf, self.config
+        dt = max(t - self._t, 0.0)
         kf.predict(t - self._t)
         self._t = max(self._t, t)
         r = self.radius
@@ -104,6 +115,12 @@ class BarTracker:
         gate = max(cfg.gate_sigmas * sigma, cfg.gate_radius_frac * r)
         pred = kf.center
         fit = self._measure(frame, pred, r, gate)
+        moving = float(np.hypot(*kf.velocity)) * dt >= FAST_STEP * r
+        if fit is None and moving and self._misses <= 1 and cfg.wide_gate_frac * r > gate:
+            gate = cfg.wide_gate_frac * r
+            fit = self._measure(
+                frame, pred, r, gate, min_score=cfg.acquire_score, radius_tol=cfg.radius_tol / 2
+            )
         if fit is None and self._misses >= cfg.reacquire_after:
             fit = self._reacquire(frame, wrists_px)
         if fit is None:
@@ -113,19 +130,30 @@ class BarTracker:
         self._confidence = fit.score * (1.0 - 0.5 * min(1.0, d / gate)) * min(1.0, self._hits / 3.0)
         return BarSample(t, kf.center, kf.velocity, self.radius, self._confidence, True)
 
-    def _measure(self, frame: NDArray[np.uint8], pred: Vec, r: float, gate: float) -> RimFit | None:
+    def _measure(
+        self,
+        frame: NDArray[np.uint8],
+        pred: Vec,
+        r: float,
+        gate: float,
+        min_score: float | None = None,
+        radius_tol: float | None = None,
+    ) -> RimFit | None:
+        score = self.config.min_score if min_score is None else min_score
+        tol = self.config.radius_tol if radius_tol is None else radius_tol
         direct = refine_rim(frame, pred, r, band=0.2)
-        if direct is not None and self._admissible(direct, pred, r, gate):
+        if direct is not None and self._admissible(direct, pred, r, gate, score, tol):
             return direct
         fits = find_plate_near(frame, pred, r, half_size=1.3 * r + gate, radius_tol=0.2)
-        ok = [f for f in fits if self._admissible(f, pred, r, gate)]
+        ok = [f for f in fits if self._admissible(f, pred, r, gate, score, tol)]
         return min(ok, key=lambda f: float(np.hypot(*(f.center - pred)))) if ok else None
 
-    def _admissible(self, fit: RimFit, pred: Vec, r: float, gate: float) -> bool:
-        cfg = self.config
+    def _admissible(
+        self, fit: RimFit, pred: Vec, r: float, gate: float, min_score: float, radius_tol: float
+    ) -> bool:
         return (
-            fit.score >= cfg.min_score
-            and abs(fit.radius - r) <= cfg.radius_tol * r
+            fit.score >= min_score
+            and abs(fit.radius - r) <= radius_tol * r
             and float(np.hypot(*(fit.center - pred))) <= gate
         )
 

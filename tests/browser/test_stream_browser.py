@@ -100,4 +100,4 @@ async def test_browser_camera_gets_samples_phases_summary_and_session(
     session = next(m for m in messages if m["type"] == "session")
     assert session["lift"] == summary["lift"] == 1
     assert finaliser.frames and finaliser.frames[0] >= 0.9 * (summary["end_t"] - 0) * 25 * 0.5
-    assert f"m=video" in state["offer"]
+    assert "m=video" in state["offer"]
