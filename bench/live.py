@@ -277,6 +277,16 @@ def _vm_hwm_mib(pid: int) -> float | None:
     return None
 
 
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # after the command name: state is field 3, utime and stime are fields 14 and 15
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
 def server_process(data_dir: Path, variant: str, log: Path) -> Any:
     """`liftstream serve` on a free loopback port; yields (url, token, Popen)."""
@@ -412,8 +422,16 @@ async def _measure(
                 if warm[0].error:
                     raise RuntimeError(f"warm-up stream failed: {warm[0].error}")
                 await asyncio.sleep(0.5)  # the warm-up connection closes before the measured ones
+            wall0, client0, server0 = time.perf_counter(), time.process_time(), _cpu_s(proc.pid)
             runs, metrics = await _clients(url, token, clip, exercise, n)
+            wall = time.perf_counter() - wall0
             row = summarise(n, clip, runs, metrics)
+            # cores busy on average while the streams ran: is the server (or are the clients,
+            # on the same machine) using the whole CPU?
+            row["client_cores"] = round((time.process_time() - client0) / wall, 2)
+            server_cpu = _cpu_s(proc.pid)
+            if server_cpu is not None and server0 is not None:
+                row["server_cores"] = round((server_cpu - server0) / wall, 2)
             row["server_peak_rss_mib"] = _vm_hwm_mib(proc.pid)
             row["size"] = f"{clip.size[0]}x{clip.size[1]}"
             row["variant"] = variant

@@ -58,7 +58,10 @@ def live_lines(rows: list[dict[str, Any]]) -> list[str]:
         "live (per stream fps: sent/received/processed; frame-to-event ms over all samples; "
         "server = arrival to sample sent)"
     ]
-    lines.append("  clip N sent recv proc dropped full p50 p99 p99-before-finalise server-p99 rss")
+    lines.append(
+        "  clip N sent recv proc dropped full p50 p99 p99-before-finalise server-p99 "
+        "rss-MiB server/client-cores"
+    )
     for r in rows:
         if "error" in r and "streams" not in r:
             lines.append(f"  {r['clip']}: ERROR {r['error']}")
@@ -69,7 +72,8 @@ def live_lines(rows: list[dict[str, Any]]) -> list[str]:
             f"{r['received_fps_per_stream']:>5.1f} {r['processed_fps_per_stream']:>5.1f} "
             f"{r['dropped_frames']:>5} {'yes' if r['all_full_rate'] else 'no':>3} "
             f"{lat['p50_ms']:>6.1f} {lat['p99_ms']:>6.1f} {early['p99_ms']:>6.1f} "
-            f"{r['server_latency_p99_ms']:>6.1f} {_f(r.get('server_peak_rss_mib'), '.0f'):>5}"
+            f"{r['server_latency_p99_ms']:>6.1f} {_f(r.get('server_peak_rss_mib'), '.0f'):>5} "
+            f"{_f(r.get('server_cores'), '.2f')}/{_f(r.get('client_cores'), '.2f')}"
             + (f"  errors: {r['errors']}" if r.get("errors") else "")
         )
     return lines
