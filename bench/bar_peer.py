@@ -128,7 +128,9 @@ def run(clip: TruthClip, tracker: str) -> dict[str, Any]:
     estimates = np.full_like(center, np.nan)
     seconds: list[float] = []
     for i, (t, rgb) in enumerate(clip.store):
-        image = rgb if tracker == "ours" else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        image = (
+            rgb if tracker == "ours" else np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), np.uint8)
+        )
         t0 = time.perf_counter()
         found = track(i, t, image)
         seconds.append(time.perf_counter() - t0)

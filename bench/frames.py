@@ -39,7 +39,7 @@ class FrameStore:
         with self.raw.open("rb") as f:
             for t in self.t:
                 rgb = np.empty((h, w, 3), np.uint8)
-                if f.readinto(memoryview(rgb).cast("B")) != rgb.nbytes:
+                if f.readinto(rgb.data.cast("B")) != rgb.nbytes:
                     raise ValueError(f"{self.raw} ends before frame at t={t:.3f} s")
                 yield t, rgb
 

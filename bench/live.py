@@ -106,7 +106,7 @@ def encode_clip(
                     "g": "30",
                     "crf": "20",
                 }
-            scaled = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+            scaled = np.asarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), np.uint8)
             video_frame = av.VideoFrame.from_ndarray(scaled, format="rgb24")
             video_frame.pts = ticks(frame.t)
             out = encoder.encode(video_frame)
@@ -137,7 +137,7 @@ def _packet_track(clip: EncodedClip, limit: int | None) -> Any:
             self._t0 = 0.0
             self._n = len(clip.t) if limit is None else min(limit, len(clip.t))
 
-        async def recv(self) -> av.Packet:  # type: ignore[override]
+        async def recv(self) -> Any:
             await self.go.wait()
             if self._i >= self._n:
                 self.done.set()

@@ -55,7 +55,7 @@ def position_errors(estimate: ArrayLike, truth: ArrayLike) -> NDArray[np.float64
     ref = np.asarray(truth, np.float64).reshape(-1, 2)
     if est.shape != ref.shape:
         raise ValueError(f"estimate {est.shape} and truth {ref.shape} differ in shape")
-    return np.hypot(*(est - ref).T)
+    return np.asarray(np.hypot(*(est - ref).T), np.float64)
 
 
 def rmse(errors: ArrayLike) -> float:

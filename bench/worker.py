@@ -53,8 +53,9 @@ def run(spec: dict[str, Any]) -> list[dict[str, Any]]:
         clips = [(name, Path(path), exercise) for name, path, exercise in spec["clips"]]
         return pose_peer.pipeline(Path(spec["model_dir"]), spec["variant"], clips)
     if task == "bar":
-        clips = [bar_peer.TruthClip(s, Path(t)) for s, t in zip(stores, spec["truth"], strict=True)]
-        return [bar_peer.run(c, tracker) for c in clips for tracker in spec["trackers"]]
+        truth = [Path(t) for t in spec["truth"]]
+        bars = [bar_peer.TruthClip(s, t) for s, t in zip(stores, truth, strict=True)]
+        return [bar_peer.run(c, tracker) for c in bars for tracker in spec["trackers"]]
     raise ValueError(f"unknown bench task {task!r}")
 
 
