@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.bench_env import REPO
 from bench.stats import RTP_HZ, Spread, match_samples, rate, ticks
 
 FULL_RATE = 0.95
@@ -308,7 +309,11 @@ def server_process(data_dir: Path, variant: str, log: Path) -> Any:
     url = f"http://127.0.0.1:{port}"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve"], env=env, stdout=out, stderr=out
+            [sys.executable, "-m", "server.cli", "serve"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=out,
         )
         try:
             deadline = time.monotonic() + 60
