@@ -119,6 +119,7 @@ def _synthetic(tmp: Path, size: tuple[int, int], seconds_hold: float) -> Path:
 
 def run(short: bool, model_dir: Path) -> dict[str, Any]:
     load_start = _load_average()
+    cpu_start = _cpu_snapshot()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         if short:
@@ -144,11 +145,49 @@ def run(short: bool, model_dir: Path) -> dict[str, Any]:
         "date": dt.date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
         "load_average": {"start": load_start, "end": _load_average()},
+        "cpu": _cpu_use(cpu_start, _cpu_snapshot()),
         "mode": "short" if short else "full",
         "pose": pose,
         "analyze": analyze,
         **peers,
         "live": live,
+    }
+
+
+def _cpu_snapshot() -> tuple[float, float, float] | None:
+    """(wall s, machine busy CPU s, CPU s of this process and its finished children)."""
+    import resource
+
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal ...: busy = all but idle and iowait
+    busy = (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+    own = sum(
+        r.ru_utime + r.ru_stime
+        for r in (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+    )
+    return time.monotonic(), busy, own
+
+
+def _cpu_use(
+    start: tuple[float, float, float] | None, end: tuple[float, float, float] | None
+) -> dict[str, float] | None:
+    """How busy the machine was during the run, in cores, and how much of it was not the bench
+    (other work skews every figure; `other_cores` near 0 means a quiet machine)."""
+    if start is None or end is None or end[0] <= start[0]:
+        return None
+    wall = end[0] - start[0]
+    busy, own = (end[1] - start[1]) / wall, (end[2] - start[2]) / wall
+    return {
+        "wall_s": round(wall, 1),
+        "busy_cores": round(busy, 2),
+        "bench_cores": round(own, 2),
+        "other_cores": round(max(0.0, busy - own), 2),
     }
 
 
@@ -161,7 +200,10 @@ def _load_average() -> list[float] | None:
 
 
 def table(result: dict[str, Any]) -> str:
-    lines = [f"LiftStream bench ({result['mode']}) {result['date']} on {result['machine']}", ""]
+    lines = [f"LiftStream bench ({result['mode']}) {result['date']} on {result['machine']}"]
+    if result.get("cpu"):
+        lines.append(f"cpu during the run (cores): {result['cpu']}")
+    lines.append("")
     lines.append("pose: variant batch detector_ms landmark_ms/image")
     for r in result["pose"]:
         if "error" in r:
