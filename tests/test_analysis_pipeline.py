@@ -141,6 +141,70 @@ def test_cli_rejects_bad_input_and_leaves_nothing(tmp_path: Path, capsys: Any) -
     assert not list(tmp_path.glob(".out.partial-*"))
 
 
+def _bad_input(tmp: Path, case: str) -> tuple[list[str], str]:
+    """A bad `liftstream analyze` input: (extra CLI arguments with the video first, the words the
+    error must contain)."""
+    import shutil
+    import subprocess
+
+    from tests.video_helpers import make_clip
+
+    video = tmp / f"{case}.mp4"
+    if case == "zero frames":
+        if shutil.which("ffmpeg") is None:
+            pytest.skip("ffmpeg not installed (make test installs it)")
+        subprocess.run(
+            [
+                *(
+                    "ffmpeg",
+                    "-loglevel",
+                    "error",
+                    "-y",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "color=s=160x120:r=25",
+                ),
+                *("-frames:v", "0", "-c:v", "libx264", str(video)),
+            ],
+            check=True,
+            timeout=60,
+        )
+        return [str(video)], "no video stream"
+    if case == "truncated":
+        whole = make_clip(tmp / "whole.mp4", [i / 25 for i in range(50)])
+        video.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+        return [str(video)], "truncated.mp4"
+    if case == "huge resolution":
+        make_clip(video, [0.0, 0.04], width=4096, height=2304)
+        return [str(video)], "max_video_pixels"
+    if case == "two hours":
+        make_clip(video, [0.0, 7200.0])  # a tiny file whose frames span two hours
+        return [str(video)], "max_video_seconds"
+    make_clip(video, [i / 25 for i in range(20)])
+    if case == "negative mass":
+        return [str(video), "--barbell-mass", "-5"], "barbell mass"
+    if case == "unknown joint":
+        return [str(video), "--joints", "knee,wrist"], "wrist"
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["zero frames", "truncated", "huge resolution", "two hours", "negative mass", "unknown joint"],
+)
+def test_cli_bad_input_names_the_problem_and_leaves_nothing(
+    tmp_path: Path, capsys: Any, case: str
+) -> None:
+    args, words = _bad_input(tmp_path, case)
+    out = tmp_path / "out"
+    code = cli_main(["analyze", *args, "--exercise", "snatch", "--out", str(out)])
+    assert code == 2
+    assert words in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+    assert not list(tmp_path.glob(".out.partial-*"))
+
+
 @pytest.fixture(scope="module")
 def pose_service() -> Any:
     from tests.pose_model_fixtures import real_cache_or_skip

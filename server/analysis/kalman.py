@@ -81,14 +81,18 @@ def rts_smooth(
     pp = np.zeros((n, 3, 3))
     fs = np.zeros((n, 3, 3))
     loglik = 0.0
+    # F and the unit-density Q per distinct time step (frames are mostly evenly spaced)
+    steps = np.maximum(np.diff(t), 0.0)
+    models = {dt: transition(dt, 1.0) for dt in np.unique(steps).tolist()}
+    measured = np.isfinite(z)
     for k in range(n):
         if k > 0:
-            f, qm = transition(max(float(t[k] - t[k - 1]), 0.0), float(qs[k]))
+            f, unit_q = models[float(steps[k - 1])]
             fs[k] = f
             x = f @ x
-            p = f @ p @ f.T + qm
+            p = f @ p @ f.T + qs[k] * unit_q
         xp[k], pp[k] = x, p
-        if np.isfinite(z[k]):
+        if measured[k]:
             s = p[0, 0] + r
             gain = p[:, 0] / s
             innovation = float(z[k]) - x[0]
@@ -98,9 +102,11 @@ def rts_smooth(
                 loglik -= 0.5 * (np.log(2 * np.pi * s) + innovation * innovation / s)
         xf[k], pf[k] = x, p
     xs, ps = xf.copy(), pf.copy()
+    # C[k]: how much the future corrects step k (RTS smoother gain), P_k F' Pp_{k+1}^-1, for all
+    # steps at once; Pp is symmetric positive definite (q > 0), so a solve replaces the inverse.
+    gains = np.linalg.solve(pp[1:], fs[1:] @ pf[:-1]).transpose(0, 2, 1)
     for k in range(n - 2, -1, -1):
-        # C: how much the future corrects this step (RTS smoother gain).
-        c = pf[k] @ fs[k + 1].T @ np.linalg.pinv(pp[k + 1])
+        c = gains[k]
         xs[k] = xf[k] + c @ (xs[k + 1] - xp[k + 1])
         ps[k] = pf[k] + c @ (ps[k + 1] - pp[k + 1]) @ c.T
     std = np.sqrt(np.maximum(ps[:, 0, 0], 0.0))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -24,6 +25,7 @@ from server.pose.types import PoseFrame
 from server.settings import Settings
 from server.tracking.camera import Box, CameraMotion, box_around, offsets_at
 from server.tracking.tracker import BarTracker, TrackerConfig
+from server.video.prefetch import prefetched
 from server.video.reader import VideoReader
 
 log = logging.getLogger(__name__)
@@ -139,26 +141,33 @@ def measure_clip(
     last_pose: PoseFrame | None = None
     last_center = nan2
     last_velocity = np.zeros(2)
-    with VideoReader(video, max_side=max_side, settings=settings) as reader:
+    with (
+        VideoReader(video, max_side=max_side, settings=settings) as reader,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="pose") as worker,
+    ):
         expected = max(1, reader.info.frame_count)
         size = (0, 0)
-        for frame in reader:
+        for frame in prefetched(reader):
             rgb = frame.rgb
             size = (rgb.shape[1], rgb.shape[0])
             hint = last_center if np.isfinite(last_center).all() else None
             repeat = frame.duplicate and bool(t)
+            # The pose runs on a worker thread while the bar and the camera are measured here
+            # (onnxruntime and OpenCV release the GIL): those two use the previous frame's pose,
+            # for the hands that pick a plate and the region that moves on its own.
             # A repeated picture shows the lifter where the last one did: no new pose.
+            pending = None if pose is None or repeat else worker.submit(pose.step, rgb, hint)
+            sample = tracker.step(frame.t, rgb, wrists(last_pose))
+            fit = tracker.last_fit
+            transform = camera.step(rgb, _exclusions(last_pose, sample.center, sample.radius))
             if pose is None:
                 current = None
-            elif repeat:
-                current = poses[-1]
+            elif pending is None:
+                current = poses[-1] if poses else None
             else:
-                current = gate.apply(pose.step(rgb, hint), frame.t)
+                current = gate.apply(pending.result(), frame.t)
             if current is not None:
                 last_pose = current
-            sample = tracker.step(frame.t, rgb, wrists(current or last_pose))
-            fit = tracker.last_fit
-            transform = camera.step(rgb, _exclusions(current, sample.center, sample.radius))
             center = fit.center.astype(np.float64) if fit is not None else nan2
             if repeat and _stale(center, fit_c[-1], last_velocity, trk_r[-1]):
                 # The same picture stamped later while the bar moves: a stale moment.

@@ -43,6 +43,11 @@ DETECT_RETRY_SCALE = 1.6
 # wide crop predicts a too wide next ROI, and without a bound that feeds on itself (a 480x360
 # snatch grew a 290 px ROI past 800 px and lost the lifter).
 ROI_SIZE_LIMIT = 1.3
+# After a detector run that gave no pose (and no pose in the last 15 frames), the next this many
+# frames skip the detector: an empty
+# platform is checked about 6 times a second at 30 fps (a lifter walking in is found within
+# 0.2 s), and a clip without a person costs no detector run on most frames.
+DETECT_BACKOFF = 4
 ROI_SIZE_SMOOTHING = 0.1
 
 _Need = tuple[Kind, NDArray[np.float32]]
@@ -130,6 +135,8 @@ class PoseTracker:
         self._last_good: tuple[Roi, int] | None = None
         # the track's reference ROI size, px (None: no track yet)
         self._ref_size: float | None = None
+        # frames before this index skip the detector (it found nobody recently)
+        self._detect_after = 0
         # buffers reused every frame: the async path awaits before touching them again
         self._letterboxed = np.empty((INPUT_SIZE, INPUT_SIZE, 3), np.float32)
         self._crop_u8 = np.empty((LANDMARK_INPUT, LANDMARK_INPUT, 3), np.uint8)
@@ -147,6 +154,7 @@ class PoseTracker:
         self._roi = None
         self._last_good = None
         self._ref_size = None
+        self._detect_after = 0
 
     def step(
         self, rgb: NDArray[np.uint8], bar_hint: NDArray[np.floating] | None = None
@@ -198,16 +206,22 @@ class PoseTracker:
             pose = yield from self._landmarks(frame, wider, remember=False)
             if pose is not None:
                 return pose
-        roi = yield from self._detect(frame, hint)
-        if roi is None:
+        if self._frame_index < self._detect_after:
             return None
-        pose = yield from self._landmarks(frame, roi)
-        if pose is None:
+        roi = yield from self._detect(frame, hint)
+        if roi is not None:
+            pose = yield from self._landmarks(frame, roi)
+            if pose is not None:
+                return pose
             wider = _enlarged(roi, DETECT_RETRY_SCALE)
             pose = yield from self._landmarks(frame, wider, remember=False)
             if pose is not None:
                 self._ref_size = wider.size  # the detector's box was too tight for this person
-        return pose
+                return pose
+        recent = self._last_good is not None and self._frame_index - self._last_good[1] <= 15
+        if not recent:  # a lifter lost a moment ago is searched for on every frame
+            self._detect_after = self._frame_index + 1 + DETECT_BACKOFF
+        return None
 
     def _detect(
         self, frame: NDArray[np.uint8], hint: NDArray[np.float64] | None

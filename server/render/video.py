@@ -24,6 +24,7 @@ from server.pose.types import PoseFrame
 from server.render.annotate import Overlay, annotate, phase_index
 from server.render.keyframes import KeyframePicker
 from server.settings import Settings
+from server.video.prefetch import prefetched
 from server.video.reader import VideoReader
 from server.video.writer import H264Writer
 
@@ -170,7 +171,7 @@ def _render_frames(
     with ExitStack() as stack:
         # The writer opens on the first frame: its size is the decoded (rotated, shrunk) size.
         writer: H264Writer | None = None
-        for frame in reader:
+        for frame in prefetched(reader):
             if frame.index < len(overlays) and overlays[frame.index] is not None:
                 held = overlays[frame.index]
             keep = picker.wants(frame.t)
