@@ -91,3 +91,18 @@ def test_none_passes_and_reset_forgets() -> None:
     gate.reset()
     moved = gate.apply(pose((300, 0)), DT)
     assert moved is not None and (moved.visibility > 0.5).all()
+
+
+def test_wrists_far_from_a_lifted_bar_are_hidden() -> None:
+    from server.analysis.measure import hands_on_bar
+
+    p = pose(wrist=(150, 150))  # left wrist at the plate centre below; the right wrist at (150,150)
+    center, radius = np.array([150.0, 160.0]), 40.0
+    assert hands_on_bar(p, center, radius, lifted=True) is p  # both within 1.5 radii
+    off = pose(wrist=(300, 300))
+    hidden = hands_on_bar(off, center, radius, lifted=True)
+    assert hidden is not None and hidden.visibility[LEFT_WRIST] == 0.0
+    assert hidden.visibility[LEFT_SHOULDER] == pytest.approx(0.9)
+    # on the floor the hands may be off the bar (walking up, chalking): nothing is hidden
+    assert hands_on_bar(off, center, radius, lifted=False) is off
+    assert hands_on_bar(off, np.array([np.nan, np.nan]), radius, lifted=True) is off

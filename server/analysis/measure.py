@@ -9,6 +9,7 @@ the bar stopping.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -93,6 +94,31 @@ def wrists(pose: PoseFrame | None) -> FloatArray | None:
     return pose.keypoints[idx].astype(np.float64) if idx else None
 
 
+# While the bar is off the floor the hands hold it: in a side view a wrist projects within about
+# half a plate radius of the plate centre, so one further than this many radii is a misfit (the
+# landmark model put the near wrist at knee height during the real snatch's turnover).
+HANDS_ON_BAR_RADII = 1.5
+
+
+def hands_on_bar(
+    pose: PoseFrame | None, center: FloatArray, radius: float, lifted: bool
+) -> PoseFrame | None:
+    """`pose` with the wrists that cannot be on a lifted bar hidden (visibility 0)."""
+    if pose is None or not lifted or not (np.isfinite(center).all() and np.isfinite(radius)):
+        return pose
+    far = [
+        i
+        for i in WRISTS
+        if pose.visibility[i] >= MIN_VISIBILITY
+        and float(np.hypot(*(pose.keypoints[i] - center))) > HANDS_ON_BAR_RADII * radius
+    ]
+    if not far:
+        return pose
+    visibility = pose.visibility.copy()
+    visibility[far] = 0.0
+    return dataclasses.replace(pose, visibility=visibility)
+
+
 def _stale(center: FloatArray, previous: FloatArray, velocity: FloatArray, radius: float) -> bool:
     """A repeated frame's fix is stale when it did not move although the bar was moving (a
     repeat in a slow or still stretch is a real, if unchanged, measurement)."""
@@ -141,6 +167,7 @@ def measure_clip(
     last_pose: PoseFrame | None = None
     last_center = nan2
     last_velocity = np.zeros(2)
+    lowest = -np.inf  # the lowest plate centre seen so far (image row): the bar at rest
     with (
         VideoReader(video, max_side=max_side, settings=settings) as reader,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="pose") as worker,
@@ -166,6 +193,10 @@ def measure_clip(
                 current = poses[-1] if poses else None
             else:
                 current = gate.apply(pending.result(), frame.t)
+                if fit is not None:
+                    lowest = max(lowest, float(fit.center[1]))
+                lifted = fit is not None and lowest - float(fit.center[1]) > float(fit.radius)
+                current = hands_on_bar(current, sample.center, sample.radius, lifted)
             if current is not None:
                 last_pose = current
             center = fit.center.astype(np.float64) if fit is not None else nan2
