@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 LS := $(VENV)/bin/liftstream
 PYTEST_ARGS ?=
 
-.PHONY: serve test system models lint bench bench-env bench-short clean-venv
+.PHONY: serve test system firebase-tools models lint bench bench-env bench-short clean-venv
 
 $(VENV)/.run-installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -26,7 +26,12 @@ serve: $(VENV)/.run-installed models
 system:
 	bash scripts/setup-system.sh
 
-test: system $(VENV)/.test-installed models
+# The Firebase Auth emulator for tests/test_api_firebase.py (npm, from tools/firebase-emulator's
+# lockfile, cached under ~/.cache/liftstream; about 15 s the first time, nothing afterwards).
+firebase-tools: system
+	bash scripts/setup-firebase-tools.sh >/dev/null
+
+test: system $(VENV)/.test-installed models firebase-tools
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-installed

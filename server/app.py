@@ -35,7 +35,7 @@ from server.api.errors import (
     api_error_handler,
     http_error_handler,
 )
-from server.auth.firebase import EMULATOR_ENV, FirebaseVerifier
+from server.auth.firebase import EMULATOR_ENV, FirebaseVerifier, resolve_project
 from server.auth.keys import read_or_create_secret
 from server.auth.local import LocalTokens, LocalVerifier
 from server.auth.principal import Verifier
@@ -98,6 +98,8 @@ def check_auth_environment(settings: Settings) -> None:
             "firebase-admin accepts forged, unsigned tokens. Unset it, or set "
             "LIFTSTREAM_FIREBASE_EMULATOR=1 for a test against the emulator."
         )
+    if settings.auth_mode == "firebase":
+        resolve_project(settings.firebase_project_id)
 
 
 async def _start(

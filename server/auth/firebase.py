@@ -12,7 +12,6 @@ import itertools
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any
 
 import jwt
 
@@ -43,22 +42,23 @@ class FirebaseVerifier:
                 "and with it firebase-admin accepts forged, unsigned tokens. Unset it, or set "
                 "LIFTSTREAM_FIREBASE_EMULATOR=1 if this really is a test against the emulator."
             )
-        if emulator:
+        if emulator and emulator_host:
             log.warning(
                 "FIREBASE EMULATOR MODE (%s=%s): tokens are NOT cryptographically verified; "
                 "never use this mode in production",
                 EMULATOR_ENV,
                 emulator_host,
             )
+        project = resolve_project(project_id, env)
         import firebase_admin
 
-        options: dict[str, Any] = {"projectId": project_id} if project_id else {}
+        self.project_id = project
         self._app = firebase_admin.initialize_app(
-            options=options, name=f"liftstream-{os.getpid()}-{next(_app_names)}"
+            options={"projectId": project}, name=f"liftstream-{os.getpid()}-{next(_app_names)}"
         )
 
     async def verify(self, token: str) -> Principal:
-        _check_shape(token)
+        _check_unverified(token)
         return await asyncio.to_thread(self._verify, token)
 
     def _verify(self, token: str) -> Principal:
@@ -95,9 +95,41 @@ class FirebaseVerifier:
         firebase_admin.delete_app(self._app)
 
 
-def _check_shape(token: str) -> None:
-    """Reject what is not a JWT at all before asking firebase-admin (so it reads as 'malformed')."""
+def resolve_project(project_id: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """The Firebase project id: the setting, else GOOGLE_CLOUD_PROJECT / GCLOUD_PROJECT.
+
+    Without one every verification fails, so firebase mode refuses to start rather than answer
+    each request with a 401 that blames the caller's token. (firebase-admin could look further,
+    in default credentials, but that may probe the network.)
+    """
+    env = os.environ if environ is None else environ
+    project = project_id or env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCLOUD_PROJECT")
+    if not project:
+        raise LiftStreamError(
+            "firebase auth mode needs the Firebase project id: set LIFTSTREAM_FIREBASE_PROJECT "
+            "(or GOOGLE_CLOUD_PROJECT)"
+        )
+    return project
+
+
+def _check_unverified(token: str) -> None:
+    """Reject, before asking firebase-admin, what is not a JWT (401 'malformed') or has expired.
+
+    The expiry check is ours because firebase-admin skips it against the emulator (it returns the
+    emulator's unsigned payload as it is), and so that an expired token reads as expired rather
+    than revoked. Rejecting on unverified claims is safe: nothing is accepted here.
+    """
     try:
         jwt.get_unverified_header(token)
+        jwt.decode(
+            token,
+            options={"verify_signature": False, "verify_exp": True, "require": ["exp"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenError("expired", "the Firebase ID token has expired; refresh it") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise TokenError("invalid", "the Firebase ID token has no expiry (exp) claim") from exc
     except jwt.DecodeError as exc:
         raise TokenError("malformed", "the bearer token is not a well-formed JWT") from exc
+    except jwt.InvalidTokenError as exc:
+        raise TokenError("invalid", f"the Firebase ID token was rejected: {exc}") from exc
