@@ -119,7 +119,9 @@ def _synthetic(tmp: Path, size: tuple[int, int], seconds_hold: float) -> Path:
 
 def run(short: bool, model_dir: Path) -> dict[str, Any]:
     load_start = _load_average()
-    cpu_start = _cpu_snapshot()
+    cpu_start = mark = _cpu_snapshot()
+    # per section: how busy the machine was, and how much of that was other work
+    cpu: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         if short:
@@ -136,16 +138,20 @@ def run(short: bool, model_dir: Path) -> dict[str, Any]:
                 ("synthetic 720p", _synthetic(tmp, (1280, 720), 0.8), "snatch"),
                 ("synthetic 1080p", _synthetic(tmp, (1920, 1080), 0.8), "snatch"),
             ]
+        mark = _section(cpu, "pose", mark)
         analyze = _analyze_speed(model_dir, clips)
+        mark = _section(cpu, "analyze", mark)
         # Ours against mediapipe and OpenCV's trackers, and live streaming (bench/peers.py,
         # bench/live.py); in short mode our side only, on small clips, without the peers.
         peers = run_peers(model_dir, tmp, short)
+        mark = _section(cpu, "peers", mark)
         live = run_live(tmp, CLIPS_DIR, short)
+        _section(cpu, "live", mark)
     return {
         "date": dt.date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
         "load_average": {"start": load_start, "end": _load_average()},
-        "cpu": _cpu_use(cpu_start, _cpu_snapshot()),
+        "cpu": {"run": _cpu_use(cpu_start, _cpu_snapshot()), **cpu},
         "mode": "short" if short else "full",
         "pose": pose,
         "analyze": analyze,
@@ -154,7 +160,16 @@ def run(short: bool, model_dir: Path) -> dict[str, Any]:
     }
 
 
-def _cpu_snapshot() -> tuple[float, float, float] | None:
+Snapshot = tuple[float, float, float] | None
+
+
+def _section(cpu: dict[str, Any], name: str, start: Snapshot) -> Snapshot:
+    end = _cpu_snapshot()
+    cpu[name] = _cpu_use(start, end)
+    return end
+
+
+def _cpu_snapshot() -> Snapshot:
     """(wall s, machine busy CPU s, CPU s of this process and its finished children)."""
     import resource
 
@@ -174,9 +189,7 @@ def _cpu_snapshot() -> tuple[float, float, float] | None:
     return time.monotonic(), busy, own
 
 
-def _cpu_use(
-    start: tuple[float, float, float] | None, end: tuple[float, float, float] | None
-) -> dict[str, float] | None:
+def _cpu_use(start: Snapshot, end: Snapshot) -> dict[str, float] | None:
     """How busy the machine was during the run, in cores, and how much of it was not the bench
     (other work skews every figure; `other_cores` near 0 means a quiet machine)."""
     if start is None or end is None or end[0] <= start[0]:
@@ -201,8 +214,12 @@ def _load_average() -> list[float] | None:
 
 def table(result: dict[str, Any]) -> str:
     lines = [f"LiftStream bench ({result['mode']}) {result['date']} on {result['machine']}"]
-    if result.get("cpu"):
-        lines.append(f"cpu during the run (cores): {result['cpu']}")
+    for section, use in (result.get("cpu") or {}).items():
+        if use:
+            lines.append(
+                f"cpu, {section}: {use['busy_cores']} cores busy, {use['other_cores']} of them "
+                f"not this bench ({use['wall_s']} s)"
+            )
     lines.append("")
     lines.append("pose: variant batch detector_ms landmark_ms/image")
     for r in result["pose"]:
