@@ -22,8 +22,9 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from server.api import data, docs, health, media, report, sessions, threads, users
 from server.api.coach import Coach, RulesCoach
@@ -48,7 +49,8 @@ from server.store.repo import Store
 
 log = logging.getLogger(__name__)
 
-API = "/api/v1"
+API_ROOT = "/api"
+API = f"{API_ROOT}/v1"
 WEB_CLIENT = Path(__file__).resolve().parent.parent / "web_client"
 MEDIA_SECRET = "media-secret"
 
@@ -255,10 +257,28 @@ def _site_routes() -> list[BaseRoute]:
         Route("/media/{key:path}", media.get_media, methods=["GET", "HEAD"]),
     ]
     if (WEB_CLIENT / "index.html").is_file():
-        routes.append(Mount("/", StaticFiles(directory=WEB_CLIENT, html=True), name="web_client"))
+        routes.append(
+            SiteMount("/", StaticFiles(directory=WEB_CLIENT, html=True), name="web_client")
+        )
     else:
         routes.append(Route("/", _to_docs, methods=["GET"]))
     return routes
+
+
+class SiteMount(Mount):
+    """The web client's catch-all mount at "/", which leaves every /api/ path to the routes above.
+
+    A router takes the first route that matches path and method over an earlier one that matches
+    only the path, so a catch-all would answer GET /api/v1/sessions/x/comment-threads (a POST
+    route) with the static 404 instead of the API's 405.
+    """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path, root = scope["path"], scope.get("root_path", "")
+        route_path = path[len(root) :] if root and path.startswith(root) else path
+        if scope["type"] == "http" and route_path.startswith(f"{API_ROOT}/"):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 async def _to_docs(_request: Request) -> Response:

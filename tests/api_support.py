@@ -150,11 +150,13 @@ class Api:
         filename: str = "lift.mp4",
         **fields: str,
     ) -> Any:
-        files = {"video": (filename, video, "video/mp4")} if video is not None else None
         data = {"exercise": "snatch", **fields}
-        if files is None:
-            # httpx only sends multipart when there is a file; keep the body multipart anyway.
-            files = {"unrelated": ("x.txt", b"x", "text/plain")}
+        if video is None:
+            # httpx sends multipart only with `files`: the fields go there, as parts without a
+            # filename, so the body stays multipart with no file in it.
+            parts = {name: (None, value) for name, value in data.items()}
+            return self.client.post("/api/v1/sessions", headers=headers, files=parts)
+        files = {"video": (filename, video, "video/mp4")}
         return self.client.post("/api/v1/sessions", headers=headers, data=data, files=files)
 
     def wait(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from server.api.schemas import COMPONENTS, METRICS, Schema
+from server.api.schemas import COMPONENTS, METRICS, USER_ID_PATTERN, Schema
 
 API = "/api/v1"
 JSON = "application/json"
@@ -50,7 +50,7 @@ DEMO_PARAM = {
     "name": "demo",
     "in": "query",
     "required": False,
-    "schema": {"type": "string", "enum": ["true", "false"], "default": "false"},
+    "schema": {"type": "string", "enum": ["true", "false", "1", "0"], "default": "false"},
     "description": "Set to true to retrieve the pre-generated demo session instead of a real one. "
     "The demo is a simulated snatch rendered by the project's synthetic-lift generator and analysed "
     "once by the real pipeline (cached afterwards); the path's session_id is then ignored and every "
@@ -72,7 +72,12 @@ DISPLAY_UNITS = {
     "session's own.",
 }
 THREAD_ID = {"name": "thread_id", "in": "path", "required": True, "schema": {"type": "string"}}
-USER_ID = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}
+USER_ID = {
+    "name": "user_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": USER_ID_PATTERN},
+}
 NO_AUTH: list[dict[str, list[str]]] = []
 
 
@@ -182,7 +187,7 @@ def _sessions_paths() -> dict[str, Any]:
                     "name": "user_id",
                     "in": "query",
                     "required": False,
-                    "schema": {"type": "string"},
+                    "schema": {"type": "string", "pattern": USER_ID_PATTERN},
                     "description": "Default: the caller. Another user needs admin.",
                 },
                 {
@@ -195,7 +200,7 @@ def _sessions_paths() -> dict[str, Any]:
                     "name": "offset",
                     "in": "query",
                     "required": False,
-                    "schema": {"type": "integer", "minimum": 0, "default": 0},
+                    "schema": {"type": "integer", "minimum": 0, "maximum": 1000000, "default": 0},
                 },
             ],
             "responses": {

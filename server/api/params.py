@@ -10,15 +10,16 @@ from starlette.requests import Request
 from server.api.errors import bad_request
 
 UNITS = ("metric", "imperial")
-_TRUE = ("true", "1", "yes")
-_FALSE = ("false", "0", "no")
+_TRUE = ("true", "1")
+_FALSE = ("false", "0")
 
 
 def query_bool(request: Request, name: str) -> bool:
+    """true/1 or false/0 (absent: false), exactly as /openapi.json lists them; else 400."""
     raw = request.query_params.get(name)
-    if raw is None or raw.lower() in _FALSE:
+    if raw is None or raw in _FALSE:
         return False
-    if raw.lower() in _TRUE:
+    if raw in _TRUE:
         return True
     raise bad_request("invalid_parameter", f"{name}={raw[:40]!r}: use true or false")
 
@@ -59,7 +60,14 @@ async def json_body(request: Request, *, required: bool) -> dict[str, Any]:
 
 
 async def units_from_body(request: Request, default: str) -> str:
-    """`measurement_system` from an optional JSON body (or the query string), else `default`."""
+    """`measurement_system` from an optional JSON body, else the query string, else `default`.
+
+    Each one given is checked, so a bad query value is a 400 even when the body also has one.
+    """
     body = await json_body(request, required=False)
-    value = body.get("measurement_system", request.query_params.get("measurement_system", default))
-    return check_units(value)
+    query = request.query_params.get("measurement_system")
+    if query is not None:
+        check_units(query)
+    if "measurement_system" in body:
+        return check_units(body["measurement_system"])
+    return query if query is not None else check_units(default)

@@ -22,6 +22,18 @@ METRICS = (
 )
 STATUS = ["queued", "processing", "ready", "failed"]
 UNITS = ["metric", "imperial"]
+JOINT_NAMES = ("ankle", "knee", "elbow", "hip", "shoulder")
+# The server validates with these same patterns, so a request the document calls valid is valid
+# and the other way round. They spell characters out instead of using \s and \d, whose meaning
+# differs between JSON Schema (ECMA-262: ASCII digits, U+0085 not a space) and Python's re.
+BLANK = " \t\n\r\x0b\x0c"
+_BLANKS = r"[ \t\n\r\x0b\x0c]*"
+NON_BLANK_PATTERN = r"[^ \t\n\r\x0b\x0c]"
+USER_ID_PATTERN = r"^[A-Za-z0-9_.@:+-]{1,128}$"
+_JOINT = "(" + "|".join(JOINT_NAMES) + ")"
+# For the optional form fields a blank value means the default.
+JOINTS_PATTERN = f"^{_BLANKS}({_JOINT}{_BLANKS}(,{_BLANKS}{_JOINT}{_BLANKS})*)?$"
+NUMBER_PATTERN = f"^{_BLANKS}([0-9]{{1,6}}(\\.[0-9]{{1,6}})?)?{_BLANKS}$"
 
 
 def nullable(kind: str, description: str, **extra: Any) -> Schema:
@@ -57,12 +69,16 @@ ERROR: Schema = {
 
 CREATE_FORM: Schema = {
     "type": "object",
+    "description": "Any other form field is refused (400 invalid_form).",
     "required": ["user_id", "video", "exercise"],
+    "additionalProperties": False,
     "properties": {
         "user_id": {
             "type": "string",
-            "description": "Required. The ID of the user for whom this session is created. "
-            "Must be the caller's own id unless the caller is an admin.",
+            "pattern": f"^{_BLANKS}[A-Za-z0-9_.@:+-]{{1,128}}{_BLANKS}$",
+            "description": "Required. The ID of the user for whom this session is created "
+            "(1-128 letters, digits or . _ @ : + -). Must be the caller's own id unless the caller "
+            "is an admin.",
         },
         "video": {
             "type": "string",
@@ -82,17 +98,19 @@ CREATE_FORM: Schema = {
         },
         "barbell_mass": {
             "type": "string",
-            "pattern": r"^\s*\d{1,6}(\.\d{1,6})?\s*$",
+            "pattern": NUMBER_PATTERN,
             "description": "Optional. The mass of the barbell as a numeric string, in the user's "
             "units: kg (metric) or lb (imperial). Defaults to 100 kg (or 220 lb). 1-500 kg.",
         },
         "joints": {
             "type": "string",
+            "pattern": JOINTS_PATTERN,
             "description": "Optional. A comma-separated list of joint names from ankle, knee, "
             "elbow, hip, shoulder (e.g. 'ankle,knee,hip'). Default 'hip,knee'.",
         },
         "plate_diameter_mm": {
             "type": "string",
+            "pattern": NUMBER_PATTERN,
             "description": "Optional (beyond the seed). Plate diameter for calibration, mm "
             "(100-1000, default 450).",
         },
@@ -390,7 +408,15 @@ THREAD: Schema = {
 REPLY: Schema = {
     "type": "object",
     "required": ["text"],
-    "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 4000}},
+    "properties": {
+        "text": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 4000,
+            "pattern": NON_BLANK_PATTERN,
+            "description": "The reply, not all blank (surrounding blanks are dropped).",
+        }
+    },
 }
 
 PROFILE: Schema = {
@@ -421,7 +447,13 @@ PROFILE_UPDATE: Schema = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "display_name": nullable("string", "1-200 characters.", maxLength=200),
+        "display_name": nullable(
+            "string",
+            "1-200 characters, not all blank.",
+            minLength=1,
+            maxLength=200,
+            pattern=NON_BLANK_PATTERN,
+        ),
         "age": nullable("integer", "5-120.", minimum=5, maximum=120),
         "weight_kg": nullable("number", "20-400.", minimum=20, maximum=400),
         "height_cm": nullable("number", "80-260.", minimum=80, maximum=260),

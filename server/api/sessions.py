@@ -20,6 +20,7 @@ from server.api.context import (
 from server.api.errors import bad_request, not_found
 from server.api.params import query_bool, query_int
 from server.api.present import KG_PER_LB, details, summary_item
+from server.api.schemas import BLANK, JOINT_NAMES, NUMBER_PATTERN
 from server.api.upload import UploadForm, read_upload_form
 from server.auth.plans import LIMIT_WINDOW_DAYS, resolve_plan
 from server.auth.principal import Principal, valid_user_id
@@ -28,14 +29,16 @@ from server.store.media import new_prefix
 from server.store.records import NewSession, UserRecord, utcnow
 
 EXERCISES = tuple(e.value for e in Exercise)
-JOINTS = ("ankle", "knee", "elbow", "hip", "shoulder")
+JOINTS = JOINT_NAMES
 DEFAULT_JOINTS = ("hip", "knee")
 DEFAULT_MASS = {"metric": 100.0, "imperial": 220.0}
 MASS_RANGE_KG = (1.0, 500.0)
 PLATE_RANGE_MM = (100.0, 1000.0)
 MAX_TITLE = 200
+FORM_FIELDS = ("user_id", "title", "exercise", "barbell_mass", "joints", "plate_diameter_mm")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi")
-_NUMBER = re.compile(r"^\s*\d{1,6}(\.\d{1,6})?\s*$")
+# A blank value (which also matches) means the default; it is handled before the pattern.
+_NUMBER = re.compile(NUMBER_PATTERN)
 _TITLES = {"snatch": "Snatch", "clean": "Clean", "clean_and_jerk": "Clean and jerk"}
 
 
@@ -46,7 +49,10 @@ async def create_session(request: Request) -> JSONResponse:
         # Refuse before reading a large body when the caller is already at their limit.
         await _check_limit(request, principal, principal.user_id)
     form = await read_upload_form(
-        request, ctx.settings.data_dir / "uploads", ctx.settings.max_upload_bytes
+        request,
+        ctx.settings.data_dir / "uploads",
+        ctx.settings.max_upload_bytes,
+        known_fields=FORM_FIELDS,
     )
     try:
         new = await _validate(request, principal, form)
@@ -81,7 +87,7 @@ async def _check_limit(request: Request, principal: Principal, user_id: str) -> 
 
 async def _validate(request: Request, principal: Principal, form: UploadForm) -> NewSession:
     fields = form.fields
-    user_id = fields.get("user_id", "").strip()
+    user_id = fields.get("user_id", "").strip(BLANK)
     if not user_id:
         raise bad_request("missing_user_id", "the form field user_id is required")
     if not valid_user_id(user_id):
@@ -91,7 +97,7 @@ async def _validate(request: Request, principal: Principal, form: UploadForm) ->
         raise bad_request("missing_video", "the form needs a file field named 'video'")
     if form.file.size == 0:
         raise bad_request("missing_video", "the uploaded video file is empty")
-    exercise = fields.get("exercise", "").strip()
+    exercise = fields.get("exercise", "")
     if exercise not in EXERCISES:
         raise bad_request(
             "invalid_exercise",
@@ -109,9 +115,12 @@ async def _validate(request: Request, principal: Principal, form: UploadForm) ->
         "body_mass_kg": owner.weight_kg,
         "render": True,
     }
-    title = fields.get("title", "").strip()
-    if len(title) > MAX_TITLE:
-        raise bad_request("invalid_form", f"title is {len(title)} characters; at most {MAX_TITLE}")
+    raw_title = fields.get("title", "")
+    if len(raw_title) > MAX_TITLE:
+        raise bad_request(
+            "invalid_form", f"title is {len(raw_title)} characters; at most {MAX_TITLE}"
+        )
+    title = raw_title.strip(BLANK)
     if not title:
         title = f"{_TITLES[exercise]} {utcnow():%d/%m/%Y}"
     assert form.file is not None
@@ -128,9 +137,9 @@ async def _validate(request: Request, principal: Principal, form: UploadForm) ->
 
 def _barbell_mass_kg(raw: str | None, units: str) -> float:
     """barbell_mass is a numeric string in the owner's units (kg or lb); default 100 kg / 220 lb."""
-    if raw is None or not raw.strip():
+    if raw is None or not raw.strip(BLANK):
         value = DEFAULT_MASS[units]
-    elif _NUMBER.match(raw):
+    elif _NUMBER.fullmatch(raw):
         value = float(raw)
     else:
         raise bad_request(
@@ -148,9 +157,9 @@ def _barbell_mass_kg(raw: str | None, units: str) -> float:
 
 
 def _joints(raw: str | None) -> list[str]:
-    if raw is None or not raw.strip():
+    if raw is None or not raw.strip(BLANK):
         return list(DEFAULT_JOINTS)
-    names = [j.strip().lower() for j in raw.split(",")]
+    names = [j.strip(BLANK) for j in raw.split(",")]
     bad = [j for j in names if j not in JOINTS]
     if bad:
         raise bad_request(
@@ -161,10 +170,10 @@ def _joints(raw: str | None) -> list[str]:
 
 
 def _plate_diameter_m(raw: str | None) -> float:
-    if raw is None or not raw.strip():
+    if raw is None or not raw.strip(BLANK):
         return 0.45
     lo, hi = PLATE_RANGE_MM
-    if not _NUMBER.match(raw) or not lo <= float(raw) <= hi:
+    if not _NUMBER.fullmatch(raw) or not lo <= float(raw) <= hi:
         raise bad_request(
             "invalid_form", f"plate_diameter_mm {raw[:40]!r} must be a number from {lo:g} to {hi:g}"
         )

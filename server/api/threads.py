@@ -24,6 +24,7 @@ from server.api.context import (
 from server.api.errors import bad_request, not_found
 from server.api.params import json_body, units_from_body
 from server.api.present import session_units
+from server.api.schemas import BLANK
 from server.auth.plans import Feature
 from server.auth.principal import Principal
 from server.store.records import ThreadRecord
@@ -103,11 +104,11 @@ async def reply_to_thread(request: Request) -> JSONResponse:
     principal, thread = await _load_thread(request)
     body = await json_body(request, required=True)
     text = body.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise bad_request("invalid_body", "the body needs a non-empty string field 'text'")
+    if not isinstance(text, str) or not text.strip(BLANK):
+        raise bad_request("invalid_body", "the body needs a non-blank string field 'text'")
     if len(text) > MAX_MESSAGE:
         raise bad_request("invalid_body", f"text is {len(text)} characters; at most {MAX_MESSAGE}")
-    await db(ctx.store.add_message, thread.id, principal.user_id, "user", text.strip())
+    await db(ctx.store.add_message, thread.id, principal.user_id, "user", text.strip(BLANK))
     updated = await db(ctx.store.get_thread, thread.id)
     assert updated is not None
     return JSONResponse(_thread_body(updated))

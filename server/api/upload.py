@@ -11,6 +11,7 @@ import asyncio
 import codecs
 import contextlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -66,9 +67,10 @@ class _Part:
 class _Collector:
     """python-multipart callbacks: plain fields into memory (capped), the file part to `pending`."""
 
-    def __init__(self, file_field: str, charset: str) -> None:
+    def __init__(self, file_field: str, charset: str, known: Collection[str] | None) -> None:
         self.file_field = file_field
         self.charset = charset
+        self.known = None if known is None else frozenset(known) | {file_field}
         self.fields: dict[str, str] = {}
         self.part = _Part()
         self.parts = 0
@@ -105,6 +107,13 @@ class _Collector:
         if b"name" not in options:
             raise bad_request("invalid_form", "a form part has no name in Content-Disposition")
         self.part.name = self._decode(options[b"name"])
+        if self.known is not None and self.part.name not in self.known:
+            # Refused rather than ignored: a misspelt optional field would silently default.
+            raise bad_request(
+                "invalid_form",
+                f"unknown form field {self.part.name[:60]!r}; the fields are "
+                f"{', '.join(sorted(self.known))}",
+            )
         if b"filename" in options:
             self.part.filename = self._decode(options[b"filename"])
         if self.part.name == self.file_field and self.part.filename is not None:
@@ -163,12 +172,19 @@ def check_declared_length(request: Request, max_bytes: int) -> None:
 
 
 async def read_upload_form(
-    request: Request, spool_dir: Path, max_bytes: int, file_field: str = "video"
+    request: Request,
+    spool_dir: Path,
+    max_bytes: int,
+    file_field: str = "video",
+    known_fields: Collection[str] | None = None,
 ) -> UploadForm:
-    """Parse the multipart body; the `file_field` file is spooled under spool_dir."""
+    """Parse the multipart body; the `file_field` file is spooled under spool_dir.
+
+    With `known_fields`, a part named otherwise (than those or `file_field`) is a 400.
+    """
     check_declared_length(request, max_bytes)
     boundary, charset = _boundary_and_charset(request)
-    collector = _Collector(file_field, charset)
+    collector = _Collector(file_field, charset, known_fields)
     parser = MultipartParser(
         boundary,
         {

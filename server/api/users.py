@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 from server.api.context import authenticate, context, db, require_self_or_admin
 from server.api.errors import bad_request, forbidden
 from server.api.params import UNITS, json_body
+from server.api.schemas import BLANK
 from server.auth.plans import PLANS, resolve_plan
 from server.auth.principal import Principal, valid_user_id
 from server.store.records import UserRecord
@@ -81,11 +82,12 @@ def _validate(body: dict[str, Any]) -> dict[str, Any]:
         if value is None and name != "measurement_system":
             changes[name] = None
         elif name == "display_name":
-            if not isinstance(value, str) or not 0 < len(value.strip()) <= 200:
+            if not isinstance(value, str) or len(value) > 200 or not value.strip(BLANK):
                 raise bad_request(
-                    "invalid_body", "display_name must be a string of 1-200 characters"
+                    "invalid_body",
+                    "display_name must be a string of 1-200 characters, not all blank",
                 )
-            changes[name] = value.strip()
+            changes[name] = value.strip(BLANK)
         elif name == "measurement_system":
             if value not in UNITS:
                 raise bad_request(
@@ -93,19 +95,17 @@ def _validate(body: dict[str, Any]) -> dict[str, Any]:
                 )
             changes[name] = value
         elif name == "plan":
-            if value not in PLANS:
+            if not isinstance(value, str) or value not in PLANS:
                 raise bad_request("invalid_body", f"plan {value!r} is not one of {sorted(PLANS)}")
             changes[name] = value
         else:
             column, lo, hi = _NUMBERS[name]
             is_number = isinstance(value, int | float) and not isinstance(value, bool)
-            if (
-                not is_number
-                or not lo <= value <= hi
-                or (name == "age" and not isinstance(value, int))
-            ):
+            # JSON has one number type: 28.0 is an integer age (JSON Schema agrees), 28.5 is not.
+            whole = is_number and (isinstance(value, int) or float(value).is_integer())
+            if not is_number or not lo <= value <= hi or (name == "age" and not whole):
                 raise bad_request(
                     "invalid_body", f"{name} {value!r} must be a number from {lo} to {hi}"
                 )
-            changes[column] = value
+            changes[column] = int(value) if name == "age" else value
     return changes

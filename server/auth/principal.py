@@ -31,7 +31,7 @@ class Principal:
     source: Literal["local", "firebase"]
 
     def __post_init__(self) -> None:
-        if not USER_ID.match(self.user_id):
+        if not valid_user_id(self.user_id):
             raise TokenError(
                 "invalid", f"token subject {self.user_id[:140]!r} is not a valid user id"
             )
@@ -46,4 +46,5 @@ class Verifier(Protocol):
 
 
 def valid_user_id(value: str) -> bool:
-    return bool(USER_ID.match(value))
+    # fullmatch: with match, "$" would also let a trailing newline through ("ana\n" != "ana").
+    return USER_ID.fullmatch(value) is not None

@@ -30,7 +30,7 @@ def new_prefix() -> str:
 
 def check_key(key: str) -> str:
     """`key` if it is a well-formed media key (no '..', no absolute path), else InvalidInputError."""
-    if not _KEY.match(key) or ".." in key.split("/"):
+    if _KEY.fullmatch(key) is None or ".." in key.split("/"):
         raise InvalidInputError(f"media key {key!r} is not valid")
     return key
 
