@@ -125,6 +125,7 @@ class StreamSession:
         self._lifts = 0
         self._lift_seen = False
         self._last_arrival: float | None = None
+        self._started_at: float | None = None  # perf_counter() of the first `start`
         self._last_t = 0.0
         self._frames = 0
         self._closing = False
@@ -255,6 +256,8 @@ class StreamSession:
                 self.send(p.Error("lift_in_progress", "start ignored: a lift is under way"))
                 return
             self._start = start
+            if self._started_at is None:
+                self._started_at = time.perf_counter()
             self._lift_seen = False
             try:
                 self._analyzer = self._deps.analyzer_factory(start)
@@ -419,8 +422,9 @@ class StreamSession:
     # ------------------------------------------------------------ closing
 
     async def _watchdog(self) -> None:
-        """Close a connection whose message channel never opens, or whose frames stop coming
-        (a client that vanished without hanging up: ICE consent takes ~30 s to notice)."""
+        """Close a connection whose message channel never opens, whose frames stop coming (a
+        client that vanished without hanging up: ICE consent takes ~30 s to notice), or that sent
+        `start` and then no frame that could be decoded."""
         deps = self._deps
         began = time.perf_counter()
         while True:
@@ -434,8 +438,15 @@ class StreamSession:
                 )
                 self.close_soon("message channel never opened")
                 return
-            if self._last_arrival is not None and now - self._last_arrival > deps.frame_timeout_s:
-                self.close_soon(f"no frame for {deps.frame_timeout_s:.0f} s")
+            waiting_since = self._last_arrival
+            if waiting_since is None and self._frames == 0:
+                # Started, but not one frame decoded since (undecodable video, or none sent).
+                waiting_since = self._started_at
+            if waiting_since is not None and now - waiting_since > deps.frame_timeout_s:
+                reason = f"no frame for {deps.frame_timeout_s:.0f} s"
+                detail = f"no video frame for {deps.frame_timeout_s:.0f} s: closing the connection"
+                self.send(p.Error("no_video", detail, fatal=True))
+                self.close_soon(reason)
                 return
 
     def close_soon(self, reason: str) -> None:
@@ -453,28 +464,32 @@ class StreamSession:
             return
         self._closing = True
         self.close_reason = reason
-        self._slot.close()
-        current = asyncio.current_task()
-        tasks = [t for t in self._tasks if t is not current]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        lift_log, self._lift = self._lift, None
         try:
-            recording = await self._recorder.close(keep=lift_log is not None)
-            if lift_log is not None:
-                # The client vanished mid-lift: keep and finalise what was recorded.
-                self._queue_finalise(recording, lift_log, self._last_t, lift_log.lift)
-        except Exception:
-            log.exception("stream %s: recorder did not close cleanly", self.connection_id)
-        for closer in self._closers:
+            self._slot.close()
+            current = asyncio.current_task()
+            tasks = [t for t in self._tasks if t is not current]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            lift_log, self._lift = self._lift, None
             try:
-                await closer()
+                recording = await self._recorder.close(keep=lift_log is not None)
+                if lift_log is not None:
+                    # The client vanished mid-lift: keep and finalise what was recorded.
+                    self._queue_finalise(recording, lift_log, self._last_t, lift_log.lift)
             except Exception:
-                log.exception("stream %s: transport did not close cleanly", self.connection_id)
-        self._sink = None
-        self.metrics.finish()
-        log.info("stream %s closed: %s", self.connection_id, reason)
-        self.closed.set()
-        if self._on_closed is not None:
-            self._on_closed(self)
+                log.exception("stream %s: recorder did not close cleanly", self.connection_id)
+            for closer in self._closers:
+                try:
+                    await closer()
+                except Exception:
+                    log.exception("stream %s: transport did not close cleanly", self.connection_id)
+        finally:
+            # Even when a closer fails or this close is cancelled, the session is done: waiters
+            # wake and the registry forgets it.
+            self._sink = None
+            self.metrics.finish()
+            log.info("stream %s closed: %s", self.connection_id, reason)
+            self.closed.set()
+            if self._on_closed is not None:
+                self._on_closed(self)

@@ -124,12 +124,21 @@ async def serve_websocket(
     await ws.accept()
     session = registry.open_session(user_id, "websocket", base_url=base_url)
     sink = _WebSocketSink(ws)
-    writer = session.spawn(sink.write(), "ws-writer")
+    # Not one of the session's tasks, which close() cancels before the closers run: the writer
+    # must live on to flush what the session sent last (a fatal error, say) before the socket
+    # closes. close_socket() always awaits it.
+    writer = asyncio.get_running_loop().create_task(
+        sink.write(), name=f"{session.connection_id}:ws-writer"
+    )
 
     async def close_socket() -> None:
         sink.stop()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.shield(writer), timeout=2.0)
+        try:
+            await asyncio.wait_for(writer, timeout=2.0)  # cancels it when the client is stuck
+        except TimeoutError:
+            log.info("stream %s: websocket outbox not flushed in 2 s", session.connection_id)
+        except Exception:
+            log.exception("stream %s: websocket writer failed", session.connection_id)
         with contextlib.suppress(Exception):
             await ws.close()
 
