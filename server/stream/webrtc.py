@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
 from aiortc.mediastreams import MediaStreamError
 
 from server.errors import InvalidInputError
@@ -74,8 +75,22 @@ async def answer_offer(
     except InvalidInputError:
         await session.close("bad offer")
         raise
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
-        # aiortc raises plain errors for SDP it cannot parse or accept.
+    except OperationError as exc:
+        # aiortc's word for a media section with no codec in common with ours.
+        await session.close("no common codec")
+        raise InvalidInputError(
+            f"no codec in the offer is supported (use VP8 or H264 video): {exc}"
+        ) from None
+    except (
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        InternalError,
+        InvalidAccessError,
+        InvalidStateError,
+    ) as exc:
+        # aiortc raises plain errors, or its own, for SDP it cannot parse or accept.
         await session.close("bad offer")
         raise InvalidInputError(f"cannot accept this offer: {exc}") from None
     video = [t for t in pc.getTransceivers() if t.kind == "video"]
