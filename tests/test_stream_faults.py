@@ -1,0 +1,500 @@
+"""Faults on a real server (uvicorn on 127.0.0.1, aiortc clients, a raw WebSocket client): a client
+that vanishes mid-lift, a data channel that never opens, unsupported or corrupt video, garbage and
+oversized messages, connections opened and dropped in a loop; and /metrics after a clip.
+
+The analysis is tests.stream_support's disc analyzer (the real one is covered elsewhere); the
+transports, sessions, recorder and registry are the real ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import av
+import cv2
+import httpx
+import msgpack
+import numpy as np
+import pytest
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    RejectConnection,
+    Request,
+    TextMessage,
+)
+
+from server.stream import protocol as p
+from server.stream.client import ClipTrack, stream_clip
+from server.stream.ice import use_loopback_candidates
+from tests.stream_support import (
+    TOKEN,
+    DiscClip,
+    RecordingFinaliser,
+    count_frames,
+    make_app,
+    make_registry,
+    render_disc_clip,
+    running_server,
+    wait_until,
+)
+
+pytestmark = pytest.mark.slow
+
+# Short watchdog limits, so a fault is noticed in seconds rather than the production 10-15 s.
+FAULT_CONFIG: dict[str, Any] = {"channel_timeout_s": 2.0, "frame_timeout_s": 2.0}
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> DiscClip:
+    """A 30 fps snatch whose lift starts at 0.5 s."""
+    path = tmp_path_factory.mktemp("clip") / "disc.mp4"
+    return render_disc_clip(path, "snatch", lift_start=0.5, hold=0.6)
+
+
+# ---------------------------------------------------------------- a hand-driven WebRTC client
+
+
+@dataclass
+class Peer:
+    """One aiortc client connection. messages: what the server sent, decoded."""
+
+    pc: RTCPeerConnection
+    channel: RTCDataChannel | None
+    track: MediaStreamTrack | None
+    connection_id: str = ""
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    opened: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m["type"] == kind]
+
+    async def wait_for(self, kind: str, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
+        """The first server message of this type (and field values); fails after timeout."""
+
+        def found() -> dict[str, Any] | None:
+            for m in self.of_type(kind):
+                if all(m.get(k) == v for k, v in match.items()):
+                    return m
+            return None
+
+        assert await wait_until(lambda: found() is not None, timeout), (kind, match, self.messages)
+        message = found()
+        assert message is not None
+        return message
+
+    def send(self, data: bytes | str) -> None:
+        assert self.channel is not None
+        self.channel.send(data)
+
+
+async def post_offer(url: str, sdp: str) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=30) as http:
+        return await http.post(
+            f"{url}/api/v1/stream/offer",
+            json={"sdp": sdp, "type": "offer"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+
+
+async def open_peer(
+    url: str,
+    track: MediaStreamTrack | None,
+    *,
+    channel: bool = True,
+    apply_answer: bool = True,
+    munge: Callable[[str], str] | None = None,
+) -> Peer:
+    """Offer (optionally rewritten by munge) and apply the answer; returns once the answer is in
+    (the channel may not be open yet: await peer.opened)."""
+    use_loopback_candidates(True)
+    pc = RTCPeerConnection()
+    peer = Peer(pc, pc.createDataChannel("liftstream") if channel else None, track)
+    if peer.channel is not None:
+        peer.channel.on("open", peer.opened.set)
+
+        @peer.channel.on("message")
+        def on_message(data: bytes | str) -> None:
+            assert isinstance(data, bytes)
+            peer.messages.append(p.decode_server(data))
+
+    if track is not None:
+        pc.addTransceiver(track, direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.localDescription.sdp
+    response = await post_offer(url, munge(sdp) if munge else sdp)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    peer.connection_id = answer["connection_id"]
+    if apply_answer:
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+    return peer
+
+
+def vanish(pc: RTCPeerConnection) -> None:
+    """Cut the client's network silently: its UDP sockets close without DTLS close_notify, SCTP
+    ABORT or RTCP BYE, as when a phone leaves the Wi-Fi. The server only sees packets stop."""
+    ice = pc.sctp.transport.transport if pc.sctp is not None else None
+    assert ice is not None
+    for protocol in ice.iceGatherer._connection._protocols:
+        protocol.transport.close()
+
+
+def session_tasks(connection_ids: set[str]) -> list[asyncio.Task[Any]]:
+    """Live asyncio tasks owned by these connections (their names start with the id)."""
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if not t.done() and t.get_name().split(":", 1)[0] in connection_ids
+    ]
+
+
+def start(**fields: Any) -> bytes:
+    return p.encode(p.Start(exercise="snatch", **fields))
+
+
+# ---------------------------------------------------------------- a raw WebSocket client
+
+
+class WsClient:
+    """A minimal WebSocket client (wsproto over an asyncio stream) that sends whatever it is
+    given, reads messages one by one, and can drop the TCP connection without a closing
+    handshake."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._ws = WSConnection(ConnectionType.CLIENT)
+        self._messages: deque[bytes | str] = deque()
+        self._parts: list[bytes | str] = []
+        self.close_code: int | None = None
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def connect(cls, url: str, token: str | None = TOKEN) -> AsyncIterator[WsClient]:
+        address = urlsplit(url)
+        assert address.hostname is not None and address.port is not None
+        reader, writer = await asyncio.open_connection(address.hostname, address.port)
+        client = cls(reader, writer)
+        target = "/api/v1/stream/ws" + (f"?token={token}" if token else "")
+        try:
+            await client._write(Request(host=address.netloc, target=target))
+            event = await client._next_event()
+            if isinstance(event, RejectConnection):
+                client.close_code = event.status_code
+            else:
+                assert isinstance(event, AcceptConnection), event
+            yield client
+        finally:
+            client.drop()
+
+    async def _write(self, event: Any) -> None:
+        self._writer.write(self._ws.send(event))
+        await self._writer.drain()
+
+    async def _next_event(self) -> Any:
+        while True:
+            for event in self._ws.events():
+                return event
+            data = await self._reader.read(65536)
+            self._ws.receive_data(data or None)
+
+    async def send(self, data: bytes | str) -> None:
+        await self._write(BytesMessage(data) if isinstance(data, bytes) else TextMessage(data))
+
+    async def recv(self, timeout: float = 10.0) -> dict[str, Any] | None:
+        """The next server message, decoded; None once the server has closed the socket."""
+        async with asyncio.timeout(timeout):
+            while not self._messages:
+                if self.close_code is not None:
+                    return None
+                event = await self._next_event()
+                if isinstance(event, BytesMessage | TextMessage):
+                    self._parts.append(event.data)
+                    if event.message_finished:
+                        self._messages.append(b"".join(self._parts))  # type: ignore[arg-type]
+                        self._parts = []
+                elif isinstance(event, Ping):
+                    await self._write(event.response())
+                elif isinstance(event, CloseConnection):
+                    self.close_code = event.code
+                    with contextlib.suppress(Exception):
+                        await self._write(event.response())
+        data = self._messages.popleft()
+        assert isinstance(data, bytes)
+        return p.decode_server(data)
+
+    async def recv_until(self, kind: str, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
+        """Read messages until one of this type (and field values) arrives."""
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await self.recv(timeout)
+                assert message is not None, f"closed ({self.close_code}) before a {kind}"
+                if message["type"] == kind and all(message.get(k) == v for k, v in match.items()):
+                    return message
+
+    def drop(self) -> None:
+        """Vanish: reset the TCP connection, no closing handshake."""
+        self._writer.transport.abort()
+
+
+def jpeg(rgb: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    assert ok
+    return data.tobytes()
+
+
+def frame_message(t: float, data: bytes) -> bytes:
+    packed: bytes = msgpack.packb({"type": "frame", "v": 1, "t": t, "jpeg": data})
+    return packed
+
+
+def clip_jpegs(clip: DiscClip, limit: int | None = None) -> list[bytes]:
+    with av.open(str(clip.path)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    return [jpeg(rgb) for rgb in frames[:limit]]
+
+
+# ---------------------------------------------------------------- 1. a client vanishes mid-lift
+
+
+@pytest.mark.parametrize("how", ["vanish", "hang_up"])
+async def test_client_gone_mid_lift_keeps_its_recording_and_others_keep_streaming(
+    tmp_path: Path, clip: DiscClip, how: str
+) -> None:
+    finaliser = RecordingFinaliser()
+    registry = make_registry(tmp_path, clip, finaliser, **FAULT_CONFIG)
+    async with running_server(make_app(registry)) as url:
+        # A second client streams the whole clip, start to finalised session, meanwhile.
+        other = asyncio.create_task(
+            stream_clip(url, clip.path, p.Start(exercise="snatch"), token=TOKEN)
+        )
+        track = ClipTrack(clip.path)
+        peer = await open_peer(url, track)
+        await asyncio.wait_for(peer.opened.wait(), 10)
+        session = next(s for s in registry.sessions if s.connection_id == peer.connection_id)
+        peer.send(start())
+        track.go.set()
+        await peer.wait_for("phase", name="first_pull")
+        await asyncio.sleep(0.3)  # well into the pull
+        sent_before_gone = track.sent
+        if how == "vanish":
+            vanish(peer.pc)  # no `end`, no hang-up: frames just stop
+        else:
+            await peer.pc.close()  # a hang-up without `end`
+        assert await wait_until(session.closed.is_set, 10), session.close_reason
+        if how == "vanish":
+            assert session.close_reason == "no frame for 2 s"
+        # Closing again, from any path, is a no-op.
+        reason = session.close_reason
+        await session.close("again")
+        assert session.close_reason == reason
+        assert session.task_count == 0 and not session_tasks({peer.connection_id})
+
+        result = await other
+        assert await wait_until(lambda: not registry.sessions, 10)
+        await registry.wait_background(30)
+        await peer.pc.close()
+
+    # The other client got its full analysis and session.
+    assert len(result.of_type("sample")) >= 0.9 * result.frames_sent
+    assert len(result.of_type("session")) == 1
+    # The vanished client's lift was kept: its recording was finalised, not deleted.
+    gone = [r for r in finaliser.requests if r.connection_id == peer.connection_id]
+    assert len(gone) == 1, finaliser.requests
+    request = gone[0]
+    assert request.lift == 1 and request.lift_start_t is not None
+    assert request.video.is_file()
+    assert request.video.parent == registry.config.recordings_dir / peer.connection_id
+    recorded = count_frames(request.video)
+    # Every frame up to the drop was recorded (a few in flight may be lost with the network).
+    assert 0.8 * sent_before_gone <= recorded <= track.sent, (recorded, sent_before_gone)
+    m = registry.metrics.as_dict()
+    # Each connection was closed (and counted) exactly once.
+    assert m["connections_opened"] == m["connections_closed"] == 2
+
+
+# ---------------------------------------------------------------- 2. a channel that never opens
+
+
+async def _metrics_answer(url: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.get(f"{url}/metrics", params={"format": "json"})
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.mark.parametrize("fault", ["no_channel_in_offer", "answer_never_applied"])
+async def test_a_data_channel_that_never_opens_is_closed_by_the_watchdog(
+    tmp_path: Path, clip: DiscClip, fault: str
+) -> None:
+    registry = make_registry(tmp_path, clip, RecordingFinaliser(), **FAULT_CONFIG)
+    async with running_server(make_app(registry)) as url:
+        before = set(asyncio.all_tasks())
+        track = ClipTrack(clip.path)
+        track.go.set()  # video flows (where ICE connects) but no channel ever opens
+        peer = await open_peer(
+            url,
+            track,
+            channel=fault != "no_channel_in_offer",
+            apply_answer=fault != "answer_never_applied",
+        )
+        (session,) = registry.sessions
+        assert await wait_until(session.closed.is_set, 10)
+        assert session.close_reason == "message channel never opened"
+        received = session.metrics.counters.frames_received
+        # Without a channel in the offer ICE connects and video arrives; without an answer not.
+        assert received > 0 if fault == "no_channel_in_offer" else received == 0
+        assert session.metrics.counters.recorded_frames == 0  # no `start`: nothing to record
+        assert not registry.sessions and session.task_count == 0
+        assert not session_tasks({peer.connection_id})
+        await peer.pc.close()
+        # The server still answers: metrics, and a full clip from another client.
+        assert (await _metrics_answer(url))["connections_open"] == 0
+        result = await stream_clip(url, clip.path, p.Start(exercise="snatch"), token=TOKEN)
+        assert len(result.of_type("session")) == 1
+        assert await wait_until(lambda: not registry.sessions, 10)
+        await registry.wait_background(30)
+        # Nothing of either connection is left running (uvicorn's own tasks may come and go).
+        assert await wait_until(lambda: not (set(asyncio.all_tasks()) - before), 10), [
+            t.get_name() for t in set(asyncio.all_tasks()) - before
+        ]
+    # Nothing was recorded for the connection that never started.
+    assert not (registry.config.recordings_dir / peer.connection_id).exists()
+
+
+# ---------------------------------------------------------------- 3. unsupported or corrupt video
+
+
+def only_unsupported_codecs(sdp: str) -> str:
+    """The offer with its VP8 and H.264 renamed to codecs aiortc cannot decode."""
+    return sdp.replace(" VP8/90000", " VP9/90000").replace(" H264/90000", " AV1/90000")
+
+
+async def test_an_offer_with_only_unsupported_codecs_is_refused_clearly(
+    tmp_path: Path, clip: DiscClip
+) -> None:
+    registry = make_registry(tmp_path, clip, RecordingFinaliser(), **FAULT_CONFIG)
+    async with running_server(make_app(registry)) as url:
+        use_loopback_candidates(True)
+        pc = RTCPeerConnection()
+        pc.createDataChannel("liftstream")
+        pc.addTransceiver(ClipTrack(clip.path), direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        response = await post_offer(url, only_unsupported_codecs(pc.localDescription.sdp))
+        await pc.close()
+        assert response.status_code == 400, response.text
+        body = response.json()
+        assert body["error"] == "invalid_offer"
+        assert "VP8" in body["detail"] and "H264" in body["detail"], body
+        # The refused connection was opened and closed at once; the server goes on serving.
+        assert not registry.sessions
+        assert registry.metrics.connections_opened == registry.metrics.connections_closed == 1
+        result = await stream_clip(url, clip.path, p.Start(exercise="snatch"), token=TOKEN)
+        assert len(result.of_type("session")) == 1
+
+
+class GarbageTrack(MediaStreamTrack):
+    """A video track of random bytes as already-encoded frames: the sender packetises them as
+    VP8 / H.264 as they are, so the server receives well-formed RTP carrying undecodable video."""
+
+    kind = "video"
+
+    def __init__(self, fps: float = 30.0) -> None:
+        super().__init__()
+        self._rng = np.random.default_rng(7)
+        self._fps = fps
+        self.sent = 0
+
+    async def recv(self) -> av.Packet:  # type: ignore[override]
+        if self.readyState != "live":
+            raise MediaStreamError
+        await asyncio.sleep(1.0 / self._fps)
+        packet = av.Packet(self._rng.integers(0, 256, 3000, dtype=np.uint8).tobytes())
+        packet.pts = self.sent * 3000
+        packet.time_base = fractions.Fraction(1, 90000)
+        self.sent += 1
+        return packet
+
+
+@pytest.mark.parametrize("codec", ["VP8", "H264"])
+async def test_undecodable_video_ends_with_a_clear_error(
+    tmp_path: Path, clip: DiscClip, codec: str
+) -> None:
+    registry = make_registry(tmp_path, clip, RecordingFinaliser(), **FAULT_CONFIG)
+    async with running_server(make_app(registry)) as url:
+        track = GarbageTrack()
+
+        def prefer(sdp: str) -> str:
+            other = "H264" if codec == "VP8" else "VP8"
+            return sdp.replace(f" {other}/90000", " AV1/90000")
+
+        peer = await open_peer(url, track, munge=prefer)
+        await asyncio.wait_for(peer.opened.wait(), 10)
+        (session,) = registry.sessions
+        peer.send(start())
+        # Not one frame decodes: the client is told, then the connection is closed.
+        error = await peer.wait_for("error", code="no_video", timeout=10)
+        assert error["fatal"] and "no video frame for 2 s" in error["detail"]
+        assert await wait_until(session.closed.is_set, 10)
+        assert session.close_reason == "no frame for 2 s"
+        assert track.sent > 30  # it was sending all along
+        counters = session.metrics.counters
+        assert counters.frames_received == counters.recorded_frames == 0
+        assert not registry.sessions and not session_tasks({peer.connection_id})
+        await peer.pc.close()
+        # The server still serves a good client.
+        result = await stream_clip(url, clip.path, p.Start(exercise="snatch"), token=TOKEN)
+        assert len(result.of_type("session")) == 1
+    assert not (registry.config.recordings_dir / peer.connection_id).exists()
+
+
+async def test_garbage_jpeg_frames_are_refused_then_the_connection_is_closed(
+    tmp_path: Path, clip: DiscClip
+) -> None:
+    registry = make_registry(tmp_path, clip, RecordingFinaliser(), **FAULT_CONFIG)
+    async with running_server(make_app(registry)) as url:
+        async with WsClient.connect(url) as ws:
+            hello = await ws.recv_until("hello")
+            await ws.send(start())
+            bad = [
+                b"\x89PNG\r\n\x1a\n" + bytes(64),  # not a JPEG
+                b"\xff\xd8" + bytes(500),  # a JPEG start, then nothing of a JPEG
+                jpeg(np.zeros((8, 8, 3), np.uint8)),  # a real JPEG, too small to analyse
+            ]
+            for i, data in enumerate(bad):
+                await ws.send(frame_message(i / 30, data))
+                error = await ws.recv_until("error")
+                assert error["code"] == "bad_frame" and not error["fatal"], error
+            # A frame whose header declares 20000 x 20000 px is refused before decoding.
+            huge = bytearray(jpeg(np.zeros((32, 32, 3), np.uint8)))
+            sof = huge.index(b"\xff\xc0")
+            huge[sof + 5 : sof + 9] = (20000).to_bytes(2, "big") * 2
+            await ws.send(frame_message(0.2, bytes(huge)))
+            error = await ws.recv_until("error")
+            assert error["code"] == "bad_frame" and "20000x20000" in error["detail"]
+            # Only garbage since `start`: told, then closed.
+            error = await ws.recv_until("error", code="no_video")
+            assert error["fatal"]
+            assert await ws.recv() is None and ws.close_code == 1000
+        assert await wait_until(lambda: not registry.sessions, 10)
+        assert registry.metrics.counters.frames_received == 0
+        # The server still serves another WebSocket client.
+        async with WsClient.connect(url) as ws:
+            assert (await ws.recv_until("hello"))["connection_id"] != hello["connection_id"]
+            await ws.send(p.encode(p.Ping(t=1.0)))
+            assert (await ws.recv_until("pong"))["t"] == 1.0
