@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -227,8 +227,7 @@ class PipelineAnalyzer:
 def _api_routes() -> list[BaseRoute]:
     s = f"{API}/sessions/{{session_id}}"
     return [
-        Route(f"{API}/sessions", sessions.create_session, methods=["POST"]),
-        Route(f"{API}/sessions", sessions.list_sessions, methods=["GET"]),
+        _methods(f"{API}/sessions", GET=sessions.list_sessions, POST=sessions.create_session),
         Route(s, sessions.get_session, methods=["GET"]),
         Route(f"{s}/data", data.get_session_data, methods=["GET"]),
         Route(f"{s}/report", report.get_report, methods=["GET"]),
@@ -237,9 +236,22 @@ def _api_routes() -> list[BaseRoute]:
         Route(f"{s}/summary-threads", threads.create_summary_threads, methods=["POST"]),
         Route(f"{API}/threads/{{thread_id}}", threads.get_thread, methods=["GET"]),
         Route(f"{API}/threads/{{thread_id}}/messages", threads.reply_to_thread, methods=["POST"]),
-        Route(f"{API}/users/{{user_id}}/profile", users.get_profile, methods=["GET"]),
-        Route(f"{API}/users/{{user_id}}/profile", users.update_profile, methods=["PUT"]),
+        _methods(
+            f"{API}/users/{{user_id}}/profile", GET=users.get_profile, PUT=users.update_profile
+        ),
     ]
+
+
+def _methods(path: str, **handlers: Callable[[Request], Awaitable[Response]]) -> Route:
+    """One route for one path with a handler per method, so that a 405 lists them all in Allow
+    (two routes for one path would each know only their own method)."""
+    if "GET" in handlers:
+        handlers.setdefault("HEAD", handlers["GET"])
+
+    async def endpoint(request: Request) -> Response:
+        return await handlers[request.method](request)
+
+    return Route(path, endpoint, methods=list(handlers))
 
 
 def _stream_routes() -> list[BaseRoute]:
