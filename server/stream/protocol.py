@@ -326,7 +326,9 @@ def decode(data: bytes | str, *, allow_frames: bool = False) -> ClientMessage:
             max_ext_len=0,
         )
     except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
-        raise ProtocolError("bad_msgpack", f"not a single msgpack message: {exc}") from None
+        # Some msgpack errors carry no text (a reserved byte): name the error instead.
+        why = str(exc) or type(exc).__name__
+        raise ProtocolError("bad_msgpack", f"not a single msgpack message: {why}") from None
     if not isinstance(body, dict):
         raise ProtocolError("bad_message", f"message must be a map, got {type(body).__name__}")
     kind = body.pop("type", None)
