@@ -498,3 +498,135 @@ async def test_garbage_jpeg_frames_are_refused_then_the_connection_is_closed(
             assert (await ws.recv_until("hello"))["connection_id"] != hello["connection_id"]
             await ws.send(p.encode(p.Ping(t=1.0)))
             assert (await ws.recv_until("pong"))["t"] == 1.0
+
+
+# ---------------------------------------------------------------- 4. garbage and oversized messages
+
+# (message, the error code it earns) for both transports.
+GARBAGE: list[tuple[bytes | str, str]] = [
+    (b"\xc1", "bad_msgpack"),  # a byte msgpack never uses
+    (b"\x92\x01", "bad_msgpack"),  # an array cut short
+    (msgpack.packb({"type": "ping", "v": 1}) + b"\x00", "bad_msgpack"),  # trailing bytes
+    (msgpack.packb([1, 2, 3]), "bad_message"),
+    (msgpack.packb({"type": "start", "v": 9, "exercise": "snatch"}), "bad_version"),
+    (msgpack.packb({"type": "launch", "v": 1}), "bad_type"),
+    (msgpack.packb({"type": "start", "v": 1, "exercise": "curl"}), "bad_exercise"),
+    ('{"type": "ping", "v": 1}', "bad_encoding"),
+]
+
+
+def oversized_start(size: int) -> bytes:
+    """A start message of about `size` bytes (a long title)."""
+    packed: bytes = msgpack.packb(
+        {"type": "start", "v": 1, "exercise": "snatch", "title": "x" * size}
+    )
+    return packed
+
+
+async def test_garbage_and_oversized_messages_on_the_data_channel(
+    tmp_path: Path, clip: DiscClip
+) -> None:
+    finaliser = RecordingFinaliser()
+    registry = make_registry(tmp_path, clip, finaliser, **FAULT_CONFIG)
+    async with running_server(make_app(registry)) as url:
+        track = ClipTrack(clip.path)
+        peer = await open_peer(url, track)
+        await asyncio.wait_for(peer.opened.wait(), 10)
+        await peer.wait_for("hello")
+        garbage = [
+            *GARBAGE,
+            # A WebSocket frame: binary fields are refused on the control channel.
+            (p.encode(p.Frame(t=0.0, jpeg=b"\xff\xd8")), "bad_msgpack"),
+            (oversized_start(5000), "too_large"),
+            (bytes(200_000), "too_large"),  # far beyond the limit, within SCTP's
+        ]
+        for data, _code in garbage:
+            peer.send(data)
+            peer.send(p.encode(p.Ping(t=1.0)))  # each answered: the channel goes on
+        assert await wait_until(lambda: len(peer.of_type("pong")) == len(garbage), 10)
+        errors = peer.of_type("error")
+        # Each message earned its own error, in order, and none ended the connection.
+        assert [e["code"] for e in errors] == [code for _, code in garbage], errors
+        assert not any(e["fatal"] for e in errors)
+        assert all(e["detail"] and not e["detail"].endswith(": ") for e in errors), errors
+        too_large = [e for e in errors if e["code"] == "too_large"]
+        assert all(f"exceeds {p.MAX_CONTROL_BYTES} bytes" in e["detail"] for e in too_large)
+        # A burst of pings: every one is answered (or refused when the inbox is full), none lost.
+        for i in range(300):
+            peer.send(p.encode(p.Ping(t=1000.0 + i)))
+        flood = lambda: [m for m in peer.of_type("pong") if m["t"] >= 1000]  # noqa: E731
+        assert await wait_until(
+            lambda: len(flood()) + len(peer.of_type("error")) - len(errors) == 300, 10
+        )
+        refused = [e for e in peer.of_type("error")[len(errors) :]]
+        assert all(e["code"] == "too_many_messages" for e in refused)
+        # The connection still works end to end: a whole lift and its session.
+        (session,) = registry.sessions
+        peer.send(start())
+        track.go.set()
+        await asyncio.wait_for(track.done.wait(), 20)
+        await asyncio.sleep(0.3)
+        peer.send(p.encode(p.End()))
+        ready = await peer.wait_for("session", timeout=30)
+        assert ready["lift"] == 1 and len(peer.of_type("sample")) >= 0.9 * track.sent
+        assert not session.closed.is_set()
+        await peer.pc.close()
+        assert await wait_until(lambda: not registry.sessions, 10)
+    assert registry.metrics.connections_closed == 1
+
+
+async def test_garbage_and_oversized_messages_on_the_websocket(
+    tmp_path: Path, clip: DiscClip
+) -> None:
+    finaliser = RecordingFinaliser()
+    registry = make_registry(tmp_path, clip, finaliser, **FAULT_CONFIG)
+    async with running_server(make_app(registry)) as url:
+        async with WsClient.connect(url) as ws:
+            await ws.recv_until("hello")
+            garbage = [
+                *GARBAGE,
+                # Frames may be large here, but strings stay short.
+                (oversized_start(5000), "bad_msgpack"),
+                (frame_message(0.0, b"\xff\xd8" + bytes(p.MAX_FRAME_BYTES)), "too_large"),
+            ]
+            for i, (data, code) in enumerate(garbage):
+                await ws.send(data)
+                error = await ws.recv_until("error")
+                assert error["code"] == code and not error["fatal"], (i, error)
+                assert error["detail"] and not error["detail"].endswith(": ")
+            await ws.send(p.encode(p.Ping(t=2.0)))
+            assert (await ws.recv_until("pong"))["t"] == 2.0
+            # A burst far beyond the inbox: every ping is answered or refused, none lost.
+            for i in range(200):
+                await ws.send(p.encode(p.Ping(t=1000.0 + i)))
+            answers = [await ws.recv() for _ in range(200)]
+            pongs = [m for m in answers if m is not None and m["type"] == "pong"]
+            refused = [m for m in answers if m is not None and m["type"] == "error"]
+            assert len(pongs) + len(refused) == 200
+            assert all(m["code"] == "too_many_messages" for m in refused)
+            # The connection still works end to end: a whole lift and its session.
+            await ws.send(start())
+            for i, data in enumerate(clip_jpegs(clip)):
+                await ws.send(frame_message(i / 30, data))
+                await asyncio.sleep(0.01)
+            await ws.send(p.encode(p.End()))
+            ready = await ws.recv_until("session", timeout=30)
+            assert ready["lift"] == 1
+            (session,) = registry.sessions
+            counters = session.metrics.counters
+            assert counters.frames_received == len(clip.t) and counters.frames_processed > 0
+            # A message beyond the server's WebSocket limit (16 MiB) ends the connection.
+            with contextlib.suppress(ConnectionError):
+                await ws.send(bytes(17 * 1024 * 1024))
+            with contextlib.suppress(ConnectionError):
+                while await ws.recv(10) is not None:
+                    pass
+            assert ws.close_code == 1009
+        assert await wait_until(session.closed.is_set, 10)
+        assert await wait_until(lambda: not registry.sessions, 10)
+        # The server still serves another WebSocket client.
+        async with WsClient.connect(url) as ws:
+            await ws.recv_until("hello")
+            await ws.send(p.encode(p.Ping(t=3.0)))
+            assert (await ws.recv_until("pong"))["t"] == 3.0
+    assert len(finaliser.requests) == 1
