@@ -43,7 +43,8 @@ def tools_dir() -> Path:
 
 
 def missing_prerequisite() -> str | None:
-    """Why the emulator cannot run here (None when it can)."""
+    """Why the emulator cannot run here (None when it can). Java is not needed: of the emulators,
+    only Auth runs in node alone (Firestore, Database, Pub/Sub and Storage need Java)."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         return "node/npm are not installed (scripts/setup-system.sh installs them)"
     if not (tools_dir() / "node_modules" / ".bin" / "firebase").exists():

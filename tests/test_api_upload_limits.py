@@ -1,5 +1,6 @@
 """Uploads are streamed to storage: a 1 GiB upload to a real `liftstream serve` process barely moves
-its memory, and the size limit set in the environment is a clear 413.
+its memory, the size limit set in the environment is a clear 413, and an upload cut off midway
+leaves no spool file and no traceback behind.
 
 The 1 GiB body is generated while it is sent (one reused 1 MiB block), so the test holds and
 writes nothing large itself; the server's resident memory is sampled from /proc while it reads.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -209,3 +211,30 @@ def test_upload_limit_from_the_environment_is_a_clear_413(tmp_path: Path) -> Non
         listed = httpx.get(f"{server.url}/api/v1/sessions", headers=server.headers).json()
         assert len(listed["sessions"]) == 1
         assert not any((server.data_dir / "uploads").iterdir())
+
+
+def test_an_upload_cut_off_midway_leaves_nothing_behind(tmp_path: Path) -> None:
+    with serve(tmp_path / "data", max_upload_mb=100) as server:
+        length, body = multipart(20 * MIB, {"user_id": "ana", "exercise": "snatch"})
+        host, port = server.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as sock:
+            request = (
+                f"POST /api/v1/sessions HTTP/1.1\r\nHost: {host}\r\n"
+                f"Authorization: {server.headers['Authorization']}\r\n"
+                f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+                f"Content-Length: {length}\r\n\r\n"
+            )
+            sock.sendall(request.encode())
+            for _ in range(6):  # about 5 MiB of the 20, then the client goes away
+                sock.sendall(next(body))
+            time.sleep(0.3)
+        deadline = time.monotonic() + 10
+        while any((server.data_dir / "uploads").iterdir()):
+            assert time.monotonic() < deadline, "the partial upload was not removed"
+            time.sleep(0.05)
+        assert httpx.get(f"{server.url}/healthz").status_code == 200
+        listed = httpx.get(f"{server.url}/api/v1/sessions", headers=server.headers).json()
+        assert listed["sessions"] == []
+        assert post_form(server, MIB).status_code == 200
+    log = next(tmp_path.glob("serve-*.log")).read_text()
+    assert "Traceback" not in log, log[-3000:]

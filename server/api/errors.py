@@ -6,7 +6,7 @@ import json
 import logging
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -81,6 +81,9 @@ class InternalErrorMiddleware:
 
         try:
             await self.app(scope, receive, guarded_send)
+        except ClientDisconnect:
+            # The client went away mid-request (an upload cut off): nobody to answer, no fault.
+            log.info("client disconnected during %s %s", scope.get("method"), scope.get("path"))
         except Exception:
             log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
             if started:
