@@ -236,9 +236,19 @@ class StreamSession:
         except asyncio.QueueFull:
             self.send(p.Error("too_many_messages", f"more than {INBOX_SIZE} messages queued"))
 
+    async def handled(self) -> None:
+        """Wait until the control messages queued so far have been handled (or the session has
+        closed). A transport that is one ordered stream (the WebSocket) waits here, so the frames
+        after a `start` are not read before the `start` has taken effect."""
+        await self._inbox.join()
+
     async def _read_inbox(self) -> None:
         while True:
-            await self.handle(await self._inbox.get())
+            message = await self._inbox.get()
+            try:
+                await self.handle(message)
+            finally:
+                self._inbox.task_done()
 
     async def handle(self, message: p.ClientMessage) -> None:
         if isinstance(message, p.Ping):
@@ -471,6 +481,9 @@ class StreamSession:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            while not self._inbox.empty():  # never to be handled: release handled() waiters
+                self._inbox.get_nowait()
+                self._inbox.task_done()
             lift_log, self._lift = self._lift, None
             try:
                 recording = await self._recorder.close(keep=lift_log is not None)

@@ -165,6 +165,7 @@ async def _receive(ws: WebSocket, session: StreamSession) -> None:
             decoded = p.decode(data, allow_frames=True)
             if not isinstance(decoded, p.Frame):
                 session.enqueue(decoded)
+                await session.handled()  # one ordered stream: a `start` applies to what follows
                 continue
             rgb = decode_jpeg(decoded.jpeg)
         except p.ProtocolError as exc:
