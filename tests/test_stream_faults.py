@@ -214,7 +214,12 @@ class WsClient:
             for event in self._ws.events():
                 return event
             data = await self._reader.read(65536)
-            self._ws.receive_data(data or None)
+            if not data:  # the server went: wsproto reports an abnormal close once
+                self._ws.receive_data(None)
+                for event in self._ws.events():
+                    return event
+                raise ConnectionResetError("the server closed the connection")
+            self._ws.receive_data(data)
 
     async def send(self, data: bytes | str) -> None:
         await self._write(BytesMessage(data) if isinstance(data, bytes) else TextMessage(data))
@@ -306,11 +311,15 @@ async def test_client_gone_mid_lift_keeps_its_recording_and_others_keep_streamin
         reason = session.close_reason
         await session.close("again")
         assert session.close_reason == reason
-        assert session.task_count == 0 and not session_tasks({peer.connection_id})
+        assert session.task_count == 0
+        # All that may still run of it is the kept lift's finalisation, owned by the registry.
+        running = {t.get_name() for t in session_tasks({peer.connection_id})}
+        assert running <= {f"{peer.connection_id}:finalise"}, running
 
         result = await other
         assert await wait_until(lambda: not registry.sessions, 10)
         await registry.wait_background(30)
+        assert registry.background_count == 0 and not session_tasks({peer.connection_id})
         await peer.pc.close()
 
     # The other client got its full analysis and session.
@@ -629,11 +638,16 @@ async def test_garbage_and_oversized_messages_on_the_websocket(
             assert ws.close_code == 1009
         assert await wait_until(session.closed.is_set, 10)
         assert await wait_until(lambda: not registry.sessions, 10)
-        # The server still serves another WebSocket client.
+        # The server still serves another WebSocket client, and still wants its token.
         async with WsClient.connect(url) as ws:
             await ws.recv_until("hello")
             await ws.send(p.encode(p.Ping(t=3.0)))
             assert (await ws.recv_until("pong"))["t"] == 3.0
+        async with WsClient.connect(url, token=None) as ws:
+            assert ws.close_code == 403
+        async with WsClient.connect(url, token="wrong") as ws:
+            assert ws.close_code == 403
+    assert registry.metrics.connections_opened == 2
     assert len(finaliser.requests) == 1
 
 
@@ -740,3 +754,77 @@ async def test_twenty_connections_opened_and_dropped_leave_nothing_behind(
     assert not any((registry.config.recordings_dir / cid).exists() for cid in ids), list(
         registry.config.recordings_dir.iterdir()
     )
+
+
+# ---------------------------------------------------------------- 6. /metrics after a clip
+
+
+def parse_prometheus(text: str) -> dict[str, float]:
+    """name{labels} value lines -> {"name{labels}": value}; comments skipped."""
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return values
+
+
+async def test_metrics_after_a_streamed_clip_are_positive_and_consistent(
+    tmp_path: Path, clip: DiscClip
+) -> None:
+    registry = make_registry(tmp_path, clip, RecordingFinaliser())
+    async with running_server(make_app(registry)) as url, httpx.AsyncClient(timeout=10) as http:
+        live: list[dict[str, Any]] = []
+
+        async def watch() -> None:
+            # While the clip plays, the JSON form lists the open connection.
+            while True:
+                response = await http.get(f"{url}/metrics", headers={"Accept": "application/json"})
+                live.extend(response.json()["streams"])
+                await asyncio.sleep(0.2)
+
+        watcher = asyncio.create_task(watch())
+        result = await stream_clip(url, clip.path, p.Start(exercise="snatch"), token=TOKEN)
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        assert await wait_until(lambda: not registry.sessions, 10)
+        text = await http.get(f"{url}/metrics")
+        body = (await http.get(f"{url}/metrics", params={"format": "json"})).json()
+    assert len(result.of_type("session")) == 1
+    assert live and {s["connection_id"] for s in live} == {result.connection_id}
+    assert max(s["frames_received"] for s in live) > 0
+
+    # JSON: counts that add up, with what the client saw.
+    assert body["connections_opened"] == body["connections_closed"] == 1
+    assert body["connections_open"] == 0 and body["streams"] == []
+    received, processed = body["frames_received"], body["frames_processed"]
+    assert 0.9 * result.frames_sent <= received <= result.frames_sent
+    assert processed > 0 and processed + body["dropped_frames"] <= received
+    assert body["frame_errors"] == 0
+    # The disc is in every frame: each processed frame sent its sample or dropped it.
+    assert body["samples_sent"] + body["dropped_samples"] == processed
+    assert body["samples_sent"] == len(result.of_type("sample"))  # a reliable channel
+    assert 0.9 * received <= body["recorded_frames"] <= received
+    for key in ("processing", "latency"):
+        s = body[key]
+        assert 0 < s["p50_ms"] <= s["p90_ms"] <= s["p99_ms"] <= s["max_ms"], (key, s)
+        assert 0 < s["mean_ms"] <= s["max_ms"] < 1000, (key, s)
+    assert body["processing"]["count"] == processed
+    assert body["latency"]["count"] == body["samples_sent"]
+    # A sample leaves after its frame's analysis: latency is never below processing time.
+    assert body["latency"]["p50_ms"] >= body["processing"]["p50_ms"]
+
+    # Text: the same figures, Prometheus style (summaries in seconds).
+    assert text.status_code == 200 and text.headers["content-type"].startswith("text/plain")
+    values = parse_prometheus(text.text)
+    for name in ("frames_received", "frames_processed", "dropped_frames", "samples_sent"):
+        assert values[f"liftstream_stream_{name}_total"] == body[name], name
+    assert values["liftstream_stream_connections_open"] == 0
+    for key in ("processing", "latency"):
+        metric = f"liftstream_stream_{key}_seconds"
+        assert values[f"{metric}_count"] == body[key]["count"]
+        for q, field_name in (("0.5", "p50_ms"), ("0.9", "p90_ms"), ("0.99", "p99_ms")):
+            seconds = values[f'{metric}{{quantile="{q}"}}']
+            assert seconds > 0
+            assert seconds == pytest.approx(body[key][field_name] / 1000, abs=1e-6)
