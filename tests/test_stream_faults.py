@@ -13,6 +13,8 @@ import contextlib
 import ctypes
 import fractions
 import gc
+import re
+import socket
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -474,6 +476,46 @@ async def test_undecodable_video_ends_with_a_clear_error(
         result = await stream_clip(url, clip.path, p.Start(exercise="snatch"), token=TOKEN)
         assert len(result.of_type("session")) == 1
     assert not (registry.config.recordings_dir / peer.connection_id).exists()
+
+
+async def test_junk_datagrams_at_the_media_port_do_not_disturb_the_stream(
+    tmp_path: Path, clip: DiscClip
+) -> None:
+    """Off-path junk shaped like RTP, DTLS and STUN, sent to the server's ICE port mid-stream."""
+    registry = make_registry(tmp_path, clip, RecordingFinaliser(), **FAULT_CONFIG)
+    async with running_server(make_app(registry)) as url:
+        track = ClipTrack(clip.path)
+        peer = await open_peer(url, track)
+        await asyncio.wait_for(peer.opened.wait(), 10)
+        peer.send(start())
+        track.go.set()
+        await peer.wait_for("sample")
+        (port,) = {
+            int(m.group(1))
+            for m in re.finditer(
+                r"a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 (\d+) typ host",
+                peer.pc.remoteDescription.sdp,
+            )
+        }
+        rng = np.random.default_rng(3)
+        samples_before = len(peer.of_type("sample"))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as junk:
+            for i in range(400):
+                first = (0x80, 0x16, 0x00, 0xFF)[i % 4]  # RTP, DTLS, STUN, nothing
+                size = int(rng.integers(1, 1200))
+                junk.sendto(bytes([first]) + rng.bytes(size), ("127.0.0.1", port))
+                if i % 20 == 0:
+                    await asyncio.sleep(0.01)
+        await asyncio.wait_for(track.done.wait(), 20)
+        await asyncio.sleep(0.3)
+        peer.send(p.encode(p.End()))
+        ready = await peer.wait_for("session", timeout=30)
+        assert ready["lift"] == 1
+        # Samples kept coming through it all, and the connection never dropped.
+        assert len(peer.of_type("sample")) >= samples_before + 0.8 * (track.sent - samples_before)
+        assert not peer.of_type("error") and peer.pc.connectionState == "connected"
+        await peer.pc.close()
+        assert await wait_until(lambda: not registry.sessions, 10)
 
 
 async def test_garbage_jpeg_frames_are_refused_then_the_connection_is_closed(
