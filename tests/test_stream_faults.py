@@ -342,6 +342,43 @@ async def test_client_gone_mid_lift_keeps_its_recording_and_others_keep_streamin
     assert m["connections_opened"] == m["connections_closed"] == 2
 
 
+@pytest.mark.parametrize("how", ["reset", "silent"])
+async def test_websocket_client_gone_mid_lift_keeps_its_recording(
+    tmp_path: Path, clip: DiscClip, how: str
+) -> None:
+    finaliser = RecordingFinaliser()
+    registry = make_registry(tmp_path, clip, finaliser, **FAULT_CONFIG)
+    jpegs = clip_jpegs(clip)
+    async with running_server(make_app(registry)) as url:
+        async with WsClient.connect(url) as ws:
+            hello = await ws.recv_until("hello")
+            (session,) = registry.sessions
+            await ws.send(start())
+            # Frames up to the second pull's peak velocity: mid-lift.
+            sent = int(clip.trajectory.events["peak_velocity"] * 30)
+            for i, data in enumerate(jpegs[:sent]):
+                await ws.send(frame_message(i / 30, data))
+                await asyncio.sleep(1 / 60)
+            await ws.recv_until("phase", name="first_pull")
+            if how == "silent":
+                # Neither frames nor a hang-up, the socket left open: the watchdog notices.
+                assert await wait_until(session.closed.is_set, 10)
+                assert session.close_reason == "no frame for 2 s"
+        # "reset": the TCP connection is reset here, as the client context ends.
+        assert await wait_until(session.closed.is_set, 10)
+        if how == "reset":
+            assert session.close_reason == "websocket closed"
+        assert await wait_until(lambda: not registry.sessions, 10)
+        await registry.wait_background(30)
+    # The lift had started and not ended: close() kept and finalised its recording.
+    (request,) = finaliser.requests
+    assert request.connection_id == hello["connection_id"] and request.lift == 1
+    assert request.lift_start_t is not None and request.lift_end_t < sent / 30
+    assert request.video.is_file()
+    assert request.video.parent == registry.config.recordings_dir / request.connection_id
+    assert count_frames(request.video) == sent  # every frame after `start`
+
+
 # ---------------------------------------------------------------- 2. a channel that never opens
 
 
