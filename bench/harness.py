@@ -39,7 +39,7 @@ def _pose_costs(
 ) -> list[dict[str, Any]]:
     from server.pose.service import InferenceService
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     rng = np.random.default_rng(0)
     for variant in variants:
         try:

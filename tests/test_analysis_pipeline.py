@@ -145,29 +145,16 @@ def _bad_input(tmp: Path, case: str) -> tuple[list[str], str]:
     """A bad `liftstream analyze` input: (extra CLI arguments with the video first, the words the
     error must contain)."""
     import shutil
-    import subprocess
 
-    from tests.video_helpers import make_clip
+    from tests.video_helpers import ffmpeg, make_clip
 
     video = tmp / f"{case}.mp4"
     if case == "zero frames":
         if shutil.which("ffmpeg") is None:
             pytest.skip("ffmpeg not installed (make test installs it)")
-        subprocess.run(
-            [
-                *(
-                    "ffmpeg",
-                    "-loglevel",
-                    "error",
-                    "-y",
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    "color=s=160x120:r=25",
-                ),
-                *("-frames:v", "0", "-c:v", "libx264", str(video)),
-            ],
-            check=True,
+        ffmpeg(
+            *("-f", "lavfi", "-i", "color=s=160x120:r=25", "-frames:v", "0", "-c:v", "libx264"),
+            str(video),
             timeout=60,
         )
         return [str(video)], "no video stream"

@@ -9,6 +9,7 @@ an independent writer.
 from __future__ import annotations
 
 import struct
+import subprocess
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +19,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 TICKS = Fraction(1, 12_800)
+
+
+def ffmpeg(*args: str, timeout: float = 120) -> None:
+    """Run the ffmpeg command line tool quietly (errors only, overwrite); raises on failure."""
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *args], check=True, timeout=timeout)
 
 
 def picture(n: int, width: int, height: int) -> NDArray[np.uint8]:

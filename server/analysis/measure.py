@@ -9,7 +9,6 @@ the bar stopping.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.pose import types as lm
-from server.pose.gate import JumpGate
+from server.pose.gate import JumpGate, hide
 from server.pose.types import PoseFrame
 from server.settings import Settings
 from server.tracking.camera import Box, CameraMotion, box_around, offsets_at
@@ -112,11 +111,7 @@ def hands_on_bar(
         if pose.visibility[i] >= MIN_VISIBILITY
         and float(np.hypot(*(pose.keypoints[i] - center))) > HANDS_ON_BAR_RADII * radius
     ]
-    if not far:
-        return pose
-    visibility = pose.visibility.copy()
-    visibility[far] = 0.0
-    return dataclasses.replace(pose, visibility=visibility)
+    return hide(pose, far) if far else pose
 
 
 def _stale(center: FloatArray, previous: FloatArray, velocity: FloatArray, radius: float) -> bool:
@@ -190,7 +185,7 @@ def measure_clip(
             if pose is None:
                 current = None
             elif pending is None:
-                current = poses[-1] if poses else None
+                current = poses[-1]  # a repeat is never the first frame
             else:
                 current = gate.apply(pending.result(), frame.t)
                 if fit is not None:

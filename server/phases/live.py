@@ -115,7 +115,10 @@ class LivePhases:
                 elif lift.knee_t is None:
                     # A peak this fast may be the pull's top: wait for a rise or the turnover.
                     lift.knee_t, lift.dip_v, lift.dip_t = lift.peak_t, vy, t
-            if lift.state in ("transition", "first_pull") and vy < lift.dip_v:
+            dipping = lift.state == "transition" or (
+                lift.state == "first_pull" and lift.knee_t is not None
+            )
+            if dipping and vy < lift.dip_v:
                 lift.dip_v, lift.dip_t = vy, t
             if lift.peak_v >= PULL_MIN_PEAK and vy < lift.peak_v - TURN_DROP:
                 if lift.state == "first_pull":

@@ -90,6 +90,11 @@ class JumpGate:
         if ok.all():
             return pose
         self.hidden += int((~ok).sum())
-        visibility = pose.visibility.copy()
-        visibility[~ok] = 0.0
-        return dataclasses.replace(pose, visibility=visibility)
+        return hide(pose, ~ok)
+
+
+def hide(pose: PoseFrame, landmarks: NDArray[np.bool_] | list[int]) -> PoseFrame:
+    """`pose` with the given landmarks (mask or indices) at visibility 0, positions kept."""
+    visibility = pose.visibility.copy()
+    visibility[landmarks] = 0.0
+    return dataclasses.replace(pose, visibility=visibility)

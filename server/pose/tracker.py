@@ -201,7 +201,7 @@ class PoseTracker:
             pose = yield from self._landmarks(frame, self._roi)
             if pose is not None:
                 return pose
-        if self._last_good is not None and self._frame_index - self._last_good[1] <= RETRY_FRAMES:
+        if self._last_good is not None and self._pose_within(RETRY_FRAMES):
             wider = _enlarged(self._last_good[0], RETRY_SCALE)
             pose = yield from self._landmarks(frame, wider, remember=False)
             if pose is not None:
@@ -218,10 +218,13 @@ class PoseTracker:
             if pose is not None:
                 self._ref_size = wider.size  # the detector's box was too tight for this person
                 return pose
-        recent = self._last_good is not None and self._frame_index - self._last_good[1] <= 15
-        if not recent:  # a lifter lost a moment ago is searched for on every frame
+        if not self._pose_within(15):  # a lifter lost a moment ago is searched for every frame
             self._detect_after = self._frame_index + 1 + DETECT_BACKOFF
         return None
+
+    def _pose_within(self, frames: int) -> bool:
+        """Whether a tracked (not enlarged-retry) pose was found in the last `frames` frames."""
+        return self._last_good is not None and self._frame_index - self._last_good[1] <= frames
 
     def _detect(
         self, frame: NDArray[np.uint8], hint: NDArray[np.float64] | None

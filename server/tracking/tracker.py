@@ -115,8 +115,12 @@ class BarTracker:
         gate = max(cfg.gate_sigmas * sigma, cfg.gate_radius_frac * r)
         pred = kf.center
         fit = self._measure(frame, pred, r, gate)
-        moving = float(np.hypot(*kf.velocity)) * dt >= FAST_STEP * r
-        if fit is None and moving and self._misses <= 1 and cfg.wide_gate_frac * r > gate:
+        if (
+            fit is None
+            and self._misses <= 1
+            and cfg.wide_gate_frac * r > gate
+            and float(np.hypot(*kf.velocity)) * dt >= FAST_STEP * r  # moving fast
+        ):
             gate = cfg.wide_gate_frac * r
             fit = self._measure(
                 frame, pred, r, gate, min_score=cfg.acquire_score, radius_tol=cfg.radius_tol / 2

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.video_helpers import ffmpeg
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -25,25 +26,7 @@ def require_browser() -> None:
 def make_y4m(src: Path, dst: Path, *, fps: int = 25, size: tuple[int, int] = (480, 360)) -> Path:
     """The fake camera's input: raw yuv420p frames at a fixed rate, as real-clients.md says."""
     w, h = size
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            str(src),
-            "-pix_fmt",
-            "yuv420p",
-            "-vf",
-            f"scale={w}:{h}",
-            "-r",
-            str(fps),
-            str(dst),
-        ],
-        check=True,
-        timeout=120,
-    )
+    ffmpeg("-i", str(src), "-pix_fmt", "yuv420p", "-vf", f"scale={w}:{h}", "-r", str(fps), str(dst))
     return dst
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from typing import Any, TypeVar
 from starlette.applications import Starlette
 
 from tests.stream_support import running_server
+from tests.video_helpers import ffmpeg
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 PHONE = (390, 844)
@@ -75,47 +75,16 @@ def camera_clip(
         f"scale={w}:{h},fps={fps},"
         f"tpad=start_duration={lead_s}:start_mode=clone:stop_duration={tail_s}:stop_mode=clone"
     )
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            str(src),
-            "-vf",
-            vf,
-            "-pix_fmt",
-            "yuv420p",
-            str(dst),
-        ],
-        check=True,
-        timeout=120,
-    )
+    ffmpeg("-i", str(src), "-vf", vf, "-pix_fmt", "yuv420p", str(dst))
     return dst
 
 
 def gray_camera(dst: Path, *, size: tuple[int, int], fps: int, seconds: float) -> Path:
     """A fake camera that films nothing: a plain grey picture (no plate to find)."""
     w, h = size
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"color=c=0x707070:s={w}x{h}:r={fps}",
-            "-t",
-            str(seconds),
-            "-pix_fmt",
-            "yuv420p",
-            str(dst),
-        ],
-        check=True,
-        timeout=60,
+    color = f"color=c=0x707070:s={w}x{h}:r={fps}"
+    ffmpeg(
+        "-f", "lavfi", "-i", color, "-t", str(seconds), "-pix_fmt", "yuv420p", str(dst), timeout=60
     )
     return dst
 
