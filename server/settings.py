@@ -41,6 +41,9 @@ class Settings:
     firebase_project_id: str | None = None
     # Only with this set may firebase mode run with FIREBASE_AUTH_EMULATOR_HOST in the environment.
     firebase_emulator: bool = False
+    # The Firebase project's web API key, handed to the web client so it can sign in (firebase mode).
+    # It identifies the project to Firebase Auth; it is not a secret.
+    firebase_web_api_key: str | None = None
     landmark_variant: Literal["lite", "full", "heavy"] = "full"
     max_upload_bytes: int = 2 * 1024**3
     max_video_seconds: float = 600.0
@@ -89,6 +92,8 @@ class Settings:
             values["firebase_project_id"] = env["LIFTSTREAM_FIREBASE_PROJECT"]
         if env.get("LIFTSTREAM_FIREBASE_EMULATOR", "") in ("1", "true", "yes"):
             values["firebase_emulator"] = True
+        if "LIFTSTREAM_FIREBASE_WEB_API_KEY" in env:
+            values["firebase_web_api_key"] = env["LIFTSTREAM_FIREBASE_WEB_API_KEY"] or None
         if "LIFTSTREAM_LANDMARK_VARIANT" in env:
             values["landmark_variant"] = env["LIFTSTREAM_LANDMARK_VARIANT"]
         if "LIFTSTREAM_MAX_UPLOAD_MB" in env:

@@ -41,7 +41,7 @@ function renderNav(user) {
   replace(nav,
     h('ul', {}, h('li', {}, link('live', 'Live')), h('li', {}, link('sessions', 'Sessions'))),
     units,
-    h('span', { class: 'user', title: user.userId, text: user.userId }),
+    h('span', { class: 'user', title: user.userId, text: user.email || user.userId }),
     out);
 }
 

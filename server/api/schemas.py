@@ -469,7 +469,18 @@ HEALTH: Schema = {
         "status": {"type": "string", "enum": ["ok", "degraded"]},
         "database": {"type": "string", "enum": ["ok", "unavailable"]},
         "jobs_waiting": {"type": "boolean"},
-        "auth_mode": {"type": "string"},
+        "auth_mode": {"type": "string", "enum": ["local", "firebase"]},
+        "firebase": {
+            "type": "object",
+            "description": "Firebase mode only: what the web client needs to sign in.",
+            "required": ["api_key", "emulator_host"],
+            "properties": {
+                "api_key": nullable("string", "The Firebase project's web API key."),
+                "emulator_host": nullable(
+                    "string", "host:port of the Firebase Auth emulator (emulator mode only)."
+                ),
+            },
+        },
     },
 }
 
