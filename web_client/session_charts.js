@@ -31,6 +31,15 @@ function describe(t, v, quantity, system) {
   return `highest ${format(quantity, toSI(quantity, v[best], system), system)} at ${t[best].toFixed(2)} s`;
 }
 
+/** The median interval between timestamps (s): one frame; 1/30 s when there are too few. */
+function medianStep(times) {
+  const gaps = [];
+  for (let i = 1; i < times.length; i += 1) if (times[i] > times[i - 1]) gaps.push(times[i] - times[i - 1]);
+  if (!gaps.length) return 1 / 30;
+  gaps.sort((a, b) => a - b);
+  return gaps[Math.floor(gaps.length / 2)];
+}
+
 // Seconds of video shown either side of the lift when the charts are zoomed on it.
 const LIFT_MARGIN_S = 0.6;
 
@@ -66,9 +75,11 @@ export function sessionCharts({ doc, docSystem, system, phases, duration, onSeek
       color: SERIES_COLORS[i % SERIES_COLORS.length],
     }));
     const unit = unitLabel(quantity, system);
+    // A slider over the video's time: focus it and the arrow keys step a frame, Page Up/Down a
+    // second, Home/End to the ends of the range shown (as a click on the chart seeks).
     const canvas = h('canvas', {
-      id: `chart-${id}`, class: 'chart', role: 'img',
-      'aria-label': `${heading} over time, ${unit}: ${series.map((s) => `${s.label} ${describe(times, s.v, quantity, system)}`).join('; ')}`,
+      id: `chart-${id}`, class: 'chart', role: 'slider', tabindex: '0',
+      'aria-label': `${heading} over time, ${unit}: ${series.map((s) => `${s.label} ${describe(times, s.v, quantity, system)}`).join('; ')}. Arrow keys move the video`,
     });
     const legend = series.length > 1
       ? h('ul', { class: 'legend' }, series.map((s) => h('li', {}, h('span', { class: 'swatch', style: { background: s.color } }), s.label)))
@@ -111,11 +122,34 @@ export function sessionCharts({ doc, docSystem, system, phases, duration, onSeek
       : h('p', { class: 'muted', text: 'This session has no measurements to chart.' }));
 
   const built = [];
+  // The video time the charts' cursor shows, and one step of the keyboard (a sample interval).
+  let now = xRange[0];
+  const step = medianStep(times);
+  const sliders = charts.filter((c) => c.kind === 'time').map((c) => c.canvas);
+  const describeTime = () => {
+    for (const canvas of sliders) {
+      canvas.setAttribute('aria-valuemin', xRange[0].toFixed(2));
+      canvas.setAttribute('aria-valuemax', xRange[1].toFixed(2));
+      canvas.setAttribute('aria-valuenow', now.toFixed(2));
+      canvas.setAttribute('aria-valuetext', `${now.toFixed(2)} s`);
+    }
+  };
+  describeTime();
   wholeBox.addEventListener('change', () => {
     const range = wholeBox.checked ? whole : zoomed;
     xRange.splice(0, 2, ...range);
+    describeTime();
     for (const c of built) c.draw();
   });
+  const onKey = (e) => {
+    const moves = {
+      ArrowRight: now + step, ArrowUp: now + step, ArrowLeft: now - step, ArrowDown: now - step,
+      PageUp: now + 1, PageDown: now - 1, Home: xRange[0], End: xRange[1],
+    };
+    if (!(e.key in moves)) return;
+    e.preventDefault();
+    onSeek(Math.min(xRange[1], Math.max(xRange[0], moves[e.key])));
+  };
   const api = {
     el,
     charts: built,
@@ -131,6 +165,7 @@ export function sessionCharts({ doc, docSystem, system, phases, duration, onSeek
             const t = chart.timeAt(e.clientX);
             if (t !== null) onSeek(t);
           });
+          c.canvas.addEventListener('keydown', onKey);
         }
       }
     },
@@ -138,6 +173,8 @@ export function sessionCharts({ doc, docSystem, system, phases, duration, onSeek
       for (const c of built) c.draw();
     },
     setTime(t) {
+      now = t;
+      describeTime();
       let nearest = -1;
       if (times.length) {
         let best = Infinity;

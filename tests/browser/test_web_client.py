@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -249,6 +250,31 @@ def _check_session_view(page: Page, label: str) -> None:
         10,
     )
     assert "current" in (target.get_attribute("class") or "")
+    # From the keyboard: a focused chart is a slider over the video's time.
+    chart = page.driver.find_element("id", "chart-velocity")
+    chart.send_keys(Keys.ARROW_RIGHT, Keys.ARROW_RIGHT)
+    page.wait(
+        "two arrow presses to step the video two frames",
+        lambda: page.js(
+            "const v = document.getElementById('session-video');"
+            "return !v.seeking && v.currentTime > arguments[0] + 0.05 && v.currentTime < arguments[0] + 0.2",
+            phase_start,
+        ),
+        10,
+    )
+    assert page.js("return document.activeElement.id") == "chart-velocity"
+    chart.send_keys(Keys.END)
+    end = float(chart.get_attribute("aria-valuemax"))
+    page.wait(
+        "End to seek to the end of the charted range",
+        lambda: page.js(
+            "const v = document.getElementById('session-video');"
+            "return !v.seeking && Math.abs(v.currentTime - arguments[0]) < 0.05",
+            end,
+        ),
+        10,
+    )
+    assert abs(float(chart.get_attribute("aria-valuenow")) - end) < 0.05
     page.js("document.querySelector('.keyframes').scrollIntoView()")  # the images load lazily
     page.wait(
         "the key frames",
