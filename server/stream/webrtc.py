@@ -3,7 +3,8 @@
 The client sends its offer only once ICE gathering is complete (aiortc does not trickle), opens
 a data channel for the protocol and sends one video track. The track reader stays thin: receive a
 frame, stamp it from pts * time_base, hand it to the session; MediaStreamError is the track's
-normal end.
+normal end. Each video receiver gets a jitter buffer that completes a frame at its RTP marker
+bit (server/stream/jitter.py) rather than one frame interval later.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from server.errors import InvalidInputError
 from server.stream.ice import keep_loopback_candidates, rtc_configuration, use_loopback_candidates
+from server.stream.jitter import use_marker_jitter_buffer
 from server.stream.registry import StreamRegistry
 from server.stream.session import IncomingFrame, StreamSession
 
@@ -105,6 +107,9 @@ def _wire(pc: RTCPeerConnection, session: StreamSession) -> None:
     @pc.on("track")
     def on_track(track: MediaStreamTrack) -> None:
         if track.kind == "video":
+            for transceiver in pc.getTransceivers():
+                if transceiver.receiver.track is track:
+                    use_marker_jitter_buffer(transceiver.receiver)
             session.spawn(_read_video(track, session), "video-track")
         else:
             # An unread remote track queues decoded frames forever: drain it.
