@@ -65,6 +65,46 @@ return [...document.querySelectorAll('input, select, textarea, button')]
 """
 
 
+# Visible text whose colour against the background behind it falls below WCAG AA (4.5:1, or 3:1
+# for large text: 24 px, or 18.66 px bold). The background is the nearest opaque one up the tree
+# (translucent layers are blended onto it); text over images, video or canvas is left out.
+LOW_CONTRAST = """
+const rgba = (c) => { const m = c.match(/[\\d.]+/g) || []; return m.length >= 3 ? [+m[0], +m[1], +m[2], m.length > 3 ? +m[3] : 1] : null; };
+const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+const blend = (top, under) => top.slice(0, 3).map((v, i) => v * top[3] + under[i] * (1 - top[3]));
+const behind = (el) => {
+  const layers = [];
+  for (let e = el; e; e = e.parentElement) {
+    const cs = getComputedStyle(e);
+    if (cs.backgroundImage !== 'none' || ['IMG', 'VIDEO', 'CANVAS'].includes(e.tagName)) return null;
+    const c = rgba(cs.backgroundColor);
+    if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+  }
+  let out = [255, 255, 255];
+  for (const c of layers.reverse()) out = c[3] >= 1 ? c.slice(0, 3) : blend(c, out);
+  return out;
+};
+const bad = [];
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+  const el = n.parentElement;
+  if (!n.textContent.trim() || !el || !el.getClientRects().length) continue;
+  const cs = getComputedStyle(el);
+  if (cs.visibility !== 'visible' || +cs.opacity === 0) continue;
+  const bg = behind(el);
+  const fg = rgba(cs.color);
+  if (!bg || !fg) continue;
+  const text = blend(fg, bg);
+  const [a, b] = [lum(text), lum(bg)].sort((x, y) => y - x);
+  const ratio = (a + 0.05) / (b + 0.05);
+  const size = parseFloat(cs.fontSize), weight = +cs.fontWeight || 400;
+  const large = size >= 24 || (size >= 18.66 && weight >= 700);
+  if (ratio < (large ? 3 : 4.5)) bad.push(`${ratio.toFixed(2)}: ${el.tagName}.${el.className} "${n.textContent.trim().slice(0, 40)}"`);
+}
+return bad;
+"""
+
+
 @dataclass(frozen=True)
 class Site:
     url: str
@@ -292,6 +332,7 @@ def _check_session_view(page: Page, label: str) -> None:
         20,
     )
     assert page.js(UNLABELLED) == []
+    assert page.js(LOW_CONTRAST) == []
     page.viewport(DESKTOP)
     page.js("window.scrollTo(0, 0)")
     page.screenshot(f"{label}-session-desktop")
@@ -378,6 +419,16 @@ def test_signed_out_page_and_token_sign_in(site: Site, browser: Page) -> None:
     )
     text = page.js("return document.getElementById('view').textContent")
     assert "liftstream serve" in text and "liftstream token create" in text
+    assert page.js(LOW_CONTRAST) == []
+    # The check itself finds dim text: grey on this dark page is reported, white is not.
+    page.js(
+        "const p = document.createElement('p'); p.id = 'dim'; p.style.color = '#555';"
+        "p.textContent = 'dim words'; document.getElementById('view').append(p);"
+    )
+    assert [line.split(": ", 1)[1] for line in page.js(LOW_CONTRAST)] == ['P. "dim words"']
+    page.js("document.getElementById('dim').style.color = '#fff'")
+    assert page.js(LOW_CONTRAST) == []
+    page.js("document.getElementById('dim').remove()")
     page.viewport(PHONE)
     page.screenshot("signed-out-phone")
     page.viewport(DESKTOP)
@@ -538,6 +589,7 @@ def test_live_says_camera_denied_no_plate_and_reconnects(site: Site, tmp_path: P
         page.wait("the new connection", lambda: page.js(status) == "connected", 30)
         unlabelled = page.js(UNLABELLED)
         assert unlabelled == [], unlabelled
+        assert page.js(LOW_CONTRAST) == []
         assert page.console_errors() == []
     finally:
         driver.quit()
