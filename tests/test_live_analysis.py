@@ -153,3 +153,48 @@ async def test_live_analyzer_on_the_real_snatch_as_a_browser_sends_it() -> None:
     # the bar is dropped about 4.4 s into the clip (2 s lead-in): not during the catch
     assert ended_at is not None and ended_at > 2.0 + 3.5
     assert 1.5 <= peak <= 2.5
+
+
+def test_a_bar_dropped_from_overhead_ends_the_lift_while_it_falls() -> None:
+    """The real snatch's live values: overhead the bar's velocity never settles below the
+    stillness speed (tracking noise of ±0.2 m/s), and after the drop the tracked plate lands a
+    little above its rest level and rolls away. The fall itself ends the lift, once."""
+    fps = 30.0
+    traj = make_trajectory("snatch", seed=3, lift_start=0.8, hold=1.0)
+    t, h, v = _exact(traj, fps)
+    keep = t < traj.events["recovery_end"]
+    t, h, v = t[keep], h[keep], v[keep]
+    rng = np.random.default_rng(5)
+    hold_t = t[-1] + np.arange(1, int(1.0 * fps) + 1) / fps
+    hold_h = np.full(hold_t.size, h[-1]) + rng.normal(0.0, 0.005, hold_t.size)
+    hold_v = rng.uniform(-0.2, 0.2, hold_t.size)
+    # Free fall from the overhead height to 8 cm above the rest level, then lying there.
+    top, rest = float(h[-1]), float(h[0])
+    land = rest + 0.08
+    fall_s = float(np.sqrt(2 * (top - land) / 9.81))
+    fall_t = np.arange(1, int(fall_s * fps) + 1) / fps
+    after = np.arange(1, int(1.0 * fps) + 1) / fps
+    t_all = np.concatenate([t, hold_t, hold_t[-1] + fall_t, hold_t[-1] + fall_s + after])
+    h_all = np.concatenate([h, hold_h, top - 4.905 * fall_t**2, np.full(after.size, land)])
+    v_all = np.concatenate([v, hold_v, -9.81 * fall_t, np.zeros(after.size)])
+    machine = LivePhases("snatch", rest_height=rest)
+    ends = [
+        float(ti)
+        for ti, hi, vi in zip(t_all, h_all, v_all, strict=True)
+        if machine.step(float(ti), float(hi), float(vi)).ended
+    ]
+    assert len(ends) == 1, ends
+    released = float(hold_t[-1])
+    assert released < ends[0] < released + fall_s  # during the fall, before the landing
+
+
+def test_a_fast_catch_is_not_a_drop() -> None:
+    """Riding a squat catch down at 2 m/s, far above the floor, does not end the lift."""
+    machine = LivePhases("snatch", rest_height=0.225)
+    traj = make_trajectory("snatch", seed=3, lift_start=0.8, hold=1.0)
+    ended = [
+        machine.step(float(ti), float(hi), float(vi) * (2.0 if hi > 1.0 and vi < 0 else 1.0)).ended
+        for ti, hi, vi in zip(*_exact(traj, 30.0), strict=True)
+    ]
+    assert sum(ended) == 1
+    assert np.flatnonzero(ended)[0] / 30.0 >= traj.events["recovery_end"] - 0.05

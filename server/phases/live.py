@@ -16,7 +16,8 @@ and a transition or second pull not seen by then starts with it at the peak (the
 together); turnover at peak
 bar velocity (only counted above PULL_MIN_PEAK); catch at the bar's highest point; recovery at
 its lowest receiving point; the lift ends when the bar is still for STILL_HOLD_S (clean and jerk:
-after the jerk, or when no jerk follows within JERK_WAIT_S) or is dropped to the floor. A rise
+after the jerk, or when no jerk follows within JERK_WAIT_S) or is dropped (back at the floor, or
+falling faster than DROP_SPEED in the last DROP_NEAR_FLOOR_M above it). A rise
 that never reaches Olympic-pull speed and comes back down is not a lift: the machine resets
 without ending a lift that it never started.
 """
@@ -39,6 +40,13 @@ from server.phases.types import Exercise
 JERK_WAIT_S = 4.0  # standing with the bar racked this long without a dip: no jerk is coming
 PULL_SPEED = 0.5  # m/s: a first-pull velocity peak below this is noise, not the knee pass
 TURN_DROP = 0.1  # m/s below the running peak: the peak is behind us
+# A bar falling faster than this, within DROP_NEAR_FLOOR_M of its rest level, has been let go:
+# a lifter riding a catch down moves it at about 1-2 m/s, a bar dropped from overhead passes
+# 3 m/s after half a metre of free fall. This ends the lift while the bar is still falling, so a
+# bounce, a plate rolling away or a landing a little above the rest level (a noisy tracker, a
+# bumper on a mat) cannot keep it open.
+DROP_SPEED = 2.5  # m/s, downward
+DROP_NEAR_FLOOR_M = 0.45
 
 
 @dataclass(frozen=True)
@@ -178,9 +186,15 @@ class LivePhases:
             lift.still_since = t if lift.still_since is None else lift.still_since
         else:
             lift.still_since = None
-        dropped = (
-            lift.state in ("catch", "recovery", "jerk_catch", "jerk_recovery", "jerk_dip")
-            and height < self.rest_height + OFF_FLOOR_M
+        dropped = lift.state in (
+            "catch",
+            "recovery",
+            "jerk_catch",
+            "jerk_recovery",
+            "jerk_dip",
+        ) and (
+            height < self.rest_height + OFF_FLOOR_M
+            or (vy < -DROP_SPEED and height < self.rest_height + DROP_NEAR_FLOOR_M)
         )
         held = lift.still_since is not None and t - lift.still_since >= STILL_HOLD_S
         if held and lift.state == "recovery":
