@@ -365,6 +365,7 @@ def _stream_row(run: StreamRun, fps: float, server: dict[str, Any]) -> dict[str,
         "server_processing_ms": _ms(server, "processing"),
         "dropped_samples": server.get("dropped_samples"),
         "lift_summaries": len(run.summaries_at),
+        "phase_events": run.other.get("phase", 0),
         **({"error": run.error} if run.error else {}),
     }
 

@@ -269,6 +269,7 @@ class StreamSession:
             if self._started_at is None:
                 self._started_at = time.perf_counter()
             self._lift_seen = False
+            await self._close_analyzer()
             try:
                 self._analyzer = self._deps.analyzer_factory(start)
             except LiftStreamError as exc:
@@ -467,6 +468,16 @@ class StreamSession:
             self.close(reason), name=f"{self.connection_id}:close"
         )
 
+    async def _close_analyzer(self) -> None:
+        """Let the analyzer finish work it runs beside the frames (an optional `aclose`)."""
+        analyzer, self._analyzer = self._analyzer, None
+        aclose = getattr(analyzer, "aclose", None)
+        if aclose is not None:
+            try:
+                await aclose()
+            except Exception:
+                log.exception("stream %s: the analyzer did not close cleanly", self.connection_id)
+
     async def close(self, reason: str = "closed") -> None:
         """Stop everything this connection owns. Idempotent; never raises."""
         if self._closing:
@@ -481,6 +492,7 @@ class StreamSession:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self._close_analyzer()
             while not self._inbox.empty():  # never to be handled: release handled() waiters
                 self._inbox.get_nowait()
                 self._inbox.task_done()
