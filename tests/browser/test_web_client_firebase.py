@@ -100,6 +100,15 @@ def _wait_for_sessions(page: Page) -> None:
     )
 
 
+def _wait_for_list(page: Page) -> None:
+    """The sessions list came back from the API (so the server accepted the ID token)."""
+    page.wait(
+        "the sessions list from the API",
+        lambda: "No sessions yet" in page.js("return document.getElementById('view').textContent"),
+        20,
+    )
+
+
 def test_healthz_hands_the_page_the_key_and_the_emulator_host(site: Site) -> None:
     health = httpx.get(f"{site.url}/healthz").json()
     assert health["auth_mode"] == "firebase"
@@ -136,6 +145,7 @@ def test_email_password_sign_in_then_the_api_accepts_the_id_token(site: Site, pa
     password.send_keys(PASSWORD)
     submit.click()
     _wait_for_sessions(page)
+    _wait_for_list(page)
     stored = _stored(page)
     assert stored["mode"] == "firebase" and stored["email"] == EMAIL
     claims = token_claims(stored["token"])
@@ -186,8 +196,10 @@ def test_an_expired_id_token_is_renewed_with_the_refresh_token(site: Site, page:
     )
     page.driver.refresh()
     _wait_for_sessions(page)
+    # The sessions list's request renews the token first (the heading shows before it is sent).
+    page.wait("the renewed ID token", lambda: _stored(page)["token"] != stale, 20)
+    _wait_for_list(page)
     renewed = _stored(page)
-    assert renewed["token"] != stale
     fresh = token_claims(renewed["token"])
     assert fresh["user_id"] == site.uid and fresh["exp"] > claims["iat"]
     r = httpx.get(
