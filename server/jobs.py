@@ -6,6 +6,9 @@
   stores the outputs (media files, then the document and status `ready`) or `failed` + reason.
 - On start-up, rows left `processing` by a killed server are re-queued (after `max_attempts`
   interrupted runs they fail with a reason instead); the original video is never deleted.
+- Job threads run at a lower CPU priority (nice JOB_NICENESS, Linux): on a busy machine the
+  live streams' frames come first and a finalisation or an upload takes longer, rather than the
+  other way round. Threads a job starts (frame decoding, its pose worker) inherit it.
 - Stopping asks running jobs to stop at their next progress report and puts them back in the
   queue, so a restart resumes them.
 
@@ -19,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import shutil
 import threading
 import time
@@ -66,6 +70,23 @@ class JobCancelled(Exception):
     """Raised inside a job's progress callback when the worker is stopping."""
 
 
+JOB_NICENESS = 10  # added to the thread's nice value: about a tenth of a normal thread's CPU share
+
+
+def lower_thread_priority(niceness: int = JOB_NICENESS) -> bool:
+    """Make the calling thread (on Linux, nice is per thread) yield the CPU to normal threads.
+    False where that is not possible; the job then runs at normal priority."""
+    if not hasattr(os, "setpriority"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, current + niceness))
+    except OSError:
+        return False
+    return True
+
+
 class JobWorker:
     def __init__(
         self,
@@ -87,7 +108,9 @@ class JobWorker:
         self.work_dir = work_dir
         self.concurrency = concurrency
         self.max_attempts = max_attempts
-        self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix="liftstream-job")
+        self._executor = ThreadPoolExecutor(
+            concurrency, thread_name_prefix="liftstream-job", initializer=lower_thread_priority
+        )
         self._wake = asyncio.Event()
         self._stopping = threading.Event()
         self._dispatcher: asyncio.Task[None] | None = None
@@ -137,7 +160,9 @@ class JobWorker:
         if self._running:
             _, pending = await asyncio.wait(self._running, timeout=grace_s)
             if pending:
-                log.warning("%d job(s) still running at shutdown; they resume on restart", len(pending))
+                log.warning(
+                    "%d job(s) still running at shutdown; they resume on restart", len(pending)
+                )
         if self._dispatcher is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._dispatcher), grace_s)

@@ -8,6 +8,8 @@ b"NOLIFT" -> NoLiftError, b"CRASH" -> RuntimeError, b"SLOW<n>" -> n progress ste
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -53,7 +55,8 @@ class FakeAnalyzer:
 
     def __call__(self, video: Path, options: dict[str, Any], out_dir: Path, progress: Any) -> None:
         head = video.read_bytes()[:16]
-        self.calls.append({"video": video, "options": dict(options), "head": head})
+        nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        self.calls.append({"video": video, "options": dict(options), "head": head, "nice": nice})
         if head.startswith(b"NOLIFT"):
             raise NoLiftError("no barbell lift found in the clip (no plate left the floor)")
         if head.startswith(b"CRASH"):

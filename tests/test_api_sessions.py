@@ -235,3 +235,17 @@ def test_list_sessions_newest_first_with_paging(api: Api) -> None:
     assert [s["session_id"] for s in page["sessions"]] == [ids[1]]
     assert api.client.get("/api/v1/sessions?limit=0", headers=h).status_code == 400
     assert api.client.get("/api/v1/sessions?user_id=bob", headers=h).status_code == 403
+
+
+def test_the_analysis_runs_at_a_lower_cpu_priority_than_the_server(api: Api) -> None:
+    """Job threads are niced (server/jobs.py), so live streams keep the CPU on a busy machine."""
+    import os
+    import threading
+
+    from server.jobs import JOB_NICENESS
+
+    h = api.headers("ana")
+    r = api.upload(h, user_id="ana")
+    assert api.wait(r.json()["session_id"], h)["status"] == "ready"
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert api.analyzer.calls[-1]["nice"] == min(19, ours + JOB_NICENESS)
