@@ -353,6 +353,7 @@ def _stream_row(run: StreamRun, fps: float, server: dict[str, Any]) -> dict[str,
         "frames_received": received,
         "frames_processed": processed,
         "dropped_frames": server.get("dropped_frames"),
+        "late_frames": server.get("late_frames"),
         "samples": len(matched.latencies_s),
         "sent_fps": round(rate(sent, span), 2),
         "received_fps": round(rate(received, span), 2),
@@ -416,6 +417,17 @@ def _ms(stream: dict[str, Any], key: str) -> dict[str, float]:
     return {k: round(float(summary.get(k, 0.0)), 1) for k in ("p50_ms", "p99_ms", "max_ms")}
 
 
+async def _until_idle(pid: int, cores: float = 0.15, timeout_s: float = 180.0) -> None:
+    """Wait until the process uses under `cores` CPU over a second (or timeout_s passed)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        before = _cpu_s(pid)
+        await asyncio.sleep(1.0)
+        after = _cpu_s(pid)
+        if before is None or after is None or after - before < cores:
+            return
+
+
 async def _measure(
     clip: EncodedClip, exercise: str, counts: list[int], variant: str, tmp: Path, warm_up: bool
 ) -> list[dict[str, Any]]:
@@ -427,7 +439,10 @@ async def _measure(
                 warm, _ = await _clients(url, token, clip, exercise, 1, limit=WARMUP_FRAMES)
                 if warm[0].error:
                     raise RuntimeError(f"warm-up stream failed: {warm[0].error}")
-                await asyncio.sleep(0.5)  # the warm-up connection closes before the measured ones
+                # The warm-up connection closes before the measured ones, and the server
+                # finalises what it recorded (a lift had started in it): that offline analysis
+                # would otherwise run on the same cores during the measurement.
+                await _until_idle(proc.pid)
             wall0, client0, server0 = time.perf_counter(), time.process_time(), _cpu_s(proc.pid)
             runs, metrics = await _clients(url, token, clip, exercise, n)
             wall = time.perf_counter() - wall0

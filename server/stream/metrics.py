@@ -43,11 +43,14 @@ class Summary:
 @dataclass
 class Counters:
     """Frame and message counts. dropped_frames: replaced in the latest-frame slot before the
-    analysis took them. dropped_samples: not sent because the channel's buffer was high."""
+    analysis took them. late_frames: not analysed because the server received them late (it is
+    behind the stream: see StreamSession). dropped_samples: not sent because the channel's
+    buffer was high."""
 
     frames_received: int = 0
     frames_processed: int = 0
     dropped_frames: int = 0
+    late_frames: int = 0
     frame_errors: int = 0
     samples_sent: int = 0
     dropped_samples: int = 0

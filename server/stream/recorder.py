@@ -127,6 +127,7 @@ class Recorder:
         self._n = 0
         self._segment: _Segment | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending_put: asyncio.Task[None] | None = None
 
     def add(self, frame: av.VideoFrame, t: float) -> bool:
         """Queue a frame taken at stream time t, s. False when dropped (queue full or closed)."""
@@ -145,6 +146,20 @@ class Recorder:
         """Close the current segment and return it (None when it holds no frame)."""
         result: Recording | None = await self._command("cut")
         return result
+
+    def cut_later(self) -> asyncio.Future[Recording | None]:
+        """As cut(), placed in the queue now (after every frame added so far) without waiting for
+        the file to close: the returned future gets the recording."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Recording | None] = loop.create_future()
+        if self._thread is None:
+            fut.set_result(None)
+            return fut
+        try:
+            self._queue.put_nowait(("cut", fut))
+        except queue.Full:  # behind a full frame queue: wait for room off the loop
+            self._pending_put = loop.create_task(self._put_blocking(("cut", fut)))
+        return fut
 
     async def discard(self) -> None:
         """Delete the current segment (nothing worth keeping in it)."""

@@ -120,9 +120,14 @@ class StreamRegistry:
         task.add_done_callback(done)
 
     async def wait_background(self, timeout: float | None = None) -> None:
-        """Wait for finalisations under way (tests and shutdown)."""
-        if self._background:
-            await asyncio.wait(list(self._background), timeout=timeout)
+        """Wait for finalisations under way (tests and shutdown), and for those they start (a
+        lift's cut starts its finalisation)."""
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        while running := [t for t in self._background if not t.done()]:
+            left = None if deadline is None else deadline - asyncio.get_running_loop().time()
+            if left is not None and left <= 0:
+                return
+            await asyncio.wait(running, timeout=left)
 
     async def close_all(self) -> None:
         """Close every session, then wait (bounded) for finalisations already started."""
@@ -130,9 +135,8 @@ class StreamRegistry:
         sessions = list(self._sessions.values())
         await asyncio.gather(*(s.close("server shutdown") for s in sessions))
         if self._background:
-            _, pending = await asyncio.wait(
-                list(self._background), timeout=self.config.finalise_timeout_s
-            )
+            await self.wait_background(self.config.finalise_timeout_s)
+            pending = [t for t in self._background if not t.done()]
             for task in pending:
                 log.warning("shutdown: cancelling %s", task.get_name())
                 task.cancel()

@@ -41,6 +41,16 @@ log = logging.getLogger(__name__)
 # link gets fewer, fresher samples instead of a growing delay. Phase, summary and session
 # messages are always sent.
 SAMPLE_BUFFER_LIMIT = 256 * 1024
+# Load shedding. A frame's delay is its arrival time (server clock) minus its stream time, less
+# the smallest such difference seen (the transport's own delay and the clocks' offset). It grows
+# when the server reads the connection slower than the stream plays, which happens when the
+# machine is overloaded: everything queues before the server sees it (in the socket), where no
+# latest-frame slot can drop it. A frame more than MAX_FRAME_DELAY_S late is then recorded but
+# not analysed, which frees the CPU until the server is caught up again. The baseline creeps up
+# by BASELINE_CREEP (1 ms a second, far above real clock drift) so a sender's clock running slow
+# cannot make every frame look late forever.
+MAX_FRAME_DELAY_S = 0.1
+BASELINE_CREEP = 1e-3
 # Client messages waiting to be handled; a client that floods beyond this is told and ignored.
 INBOX_SIZE = 64
 
@@ -125,6 +135,8 @@ class StreamSession:
         self._lifts = 0
         self._lift_seen = False
         self._last_arrival: float | None = None
+        self._delay_base: float | None = None  # smallest arrival - t seen (see MAX_FRAME_DELAY_S)
+        self._delay_t = 0.0
         self._started_at: float | None = None  # perf_counter() of the first `start`
         self._last_t = 0.0
         self._frames = 0
@@ -197,6 +209,14 @@ class StreamSession:
         self.metrics.count("frames_received")
         self._frames += 1
         self._last_arrival = frame.arrival
+        offset = frame.arrival - frame.t
+        if self._delay_base is None or offset < self._delay_base:
+            self._delay_base = offset
+        else:
+            self._delay_base = min(
+                offset, self._delay_base + BASELINE_CREEP * (frame.t - self._delay_t)
+            )
+        self._delay_t = frame.t
         if self._start is None or self._closing:
             return  # nothing to analyse for until the client says what it lifts
         if self._recorder.add(frame.to_video(), frame.t):
@@ -306,9 +326,18 @@ class StreamSession:
             if self._lift is not None:
                 await self._finish_lift(self._last_t, by_client=False)
 
+    def frame_delay(self, frame: IncomingFrame) -> float:
+        """How much later than the stream's own pace the server received `frame`, s."""
+        if self._delay_base is None:
+            return 0.0
+        return max(0.0, frame.arrival - frame.t - self._delay_base)
+
     async def _analyse(self, frame: IncomingFrame) -> None:
         analyzer = self._analyzer
         if analyzer is None:
+            return
+        if self.frame_delay(frame) > MAX_FRAME_DELAY_S:
+            self.metrics.count("late_frames")
             return
         began = time.perf_counter()
         try:
@@ -324,6 +353,11 @@ class StreamSession:
         await self._publish(step, frame)
 
     async def _publish(self, step: LiveStep, frame: IncomingFrame) -> None:
+        if step.lift_cancelled and self._lift is not None:
+            cancelled, self._lift = self._lift, None
+            self._lifts -= 1  # the number goes to the next lift
+            self._recorder.lift_in_progress = False
+            self.send(p.LiftCancelled(lift=cancelled.lift, t=round(step.t, 4)))
         if step.lift_started and self._lift is None:
             self._lifts += 1
             self._lift = LiftLog(lift=self._lifts, start_t=step.t)
@@ -382,10 +416,25 @@ class StreamSession:
             self._lifts += 1  # the client ended a lift the live detector had not seen
         self._lift_seen = True
         self._recorder.lift_in_progress = False
-        recording = await self._recorder.cut()
+        # The cut is queued behind the lift's frames; the frames after it are analysed while the
+        # recorder closes the file.
+        cut = self._recorder.cut_later()
         lift = self._lifts if lift_log is None else lift_log.lift
-        self._queue_finalise(recording, lift_log, end_t, lift)
+        # Not a task of this connection (those are cancelled when it closes): the lift's
+        # recording is finalised even if the client hangs up now.
+        self._deps.spawn_background(
+            self._finalise_when_cut(cut, lift_log, end_t, lift), f"{self.connection_id}:cut-{lift}"
+        )
         return lift
+
+    async def _finalise_when_cut(
+        self,
+        cut: asyncio.Future[Recording | None],
+        lift_log: LiftLog | None,
+        end_t: float,
+        lift: int,
+    ) -> None:
+        self._queue_finalise(await cut, lift_log, end_t, lift)
 
     def _queue_finalise(
         self, recording: Recording | None, lift_log: LiftLog | None, end_t: float, lift: int
