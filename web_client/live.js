@@ -172,6 +172,16 @@ export function liveView(root) {
       status.textContent = STATE_TEXT.connected;
       state.trace.endLift();
       redraw();
+    } else if (m.type === 'lift_cancelled') {
+      // Not a lift (the bar came back down without a pull): the next lift takes its number.
+      state.lift = null;
+      state.peak = null;
+      peak.textContent = '—';
+      phase.textContent = '—';
+      phase.dataset.phase = '';
+      status.textContent = STATE_TEXT.connected;
+      state.trace.cancelLift();
+      redraw();
     } else if (m.type === 'session') cards.session(liftKey(m.lift), m.session_id);
     else if (m.type === 'ended' && m.lift === null) showAlert('There was no lift to end: nothing was recorded since the last one.', 'info');
     else if (m.type === 'error') {

@@ -32,6 +32,12 @@ export class LiftTrace {
     this.inLift = true;
   }
 
+  /** The lift was not one (the server cancelled it): back to the idle trail, nothing kept. */
+  cancelLift() {
+    this.points = this.points.slice(-IDLE_TRAIL);
+    this.inLift = false;
+  }
+
   endLift() {
     this.previous = this.points;
     this.points = [];

@@ -230,18 +230,25 @@ class LiveBarSample:
     lagged: LagSample | None
 
 
+# Blocks and boxes a lift may start from stand at most this high; anything held higher after a
+# lift (overhead, racked on the shoulders) is not a new rest position.
+MAX_BLOCK_M = 0.6
+
+
 class LiveBarKinematics:
     """Causal bar kinematics while streaming.
 
     The filter runs in pixels (y up) so a scale that is still being learned does not corrupt its
     state; outputs are converted with the current scale. The floor is the lowest still position
-    seen so far minus the plate radius. q: jerk density in m²/s⁵ (converted to pixels²).
+    seen so far minus the plate radius (see reset_floor for the next lift). q: jerk density in
+    m²/s⁵ (converted to pixels²).
     """
 
     def __init__(self, *, q: float = 300.0, noise_px: float = 1.0, lag: int = 3) -> None:
         self.q, self.noise, self.lag = q, noise_px, lag
         self._filter: LiveAxisFilter | None = None
         self._rest_up_px: float | None = None
+        self._relearn = False  # see reset_floor
         self._px_per_m: float | None = None
 
     def set_scale(self, px_per_m: float) -> None:
@@ -267,12 +274,14 @@ class LiveBarKinematics:
         if now is None:
             return LiveBarSample(t, None, None, None)
         ppm = self._px_per_m
-        if (
-            lagged is not None
-            and abs(lagged.v) / ppm < STILL_SPEED
-            and (self._rest_up_px is None or lagged.p < self._rest_up_px)
-        ):
-            self._rest_up_px = lagged.p
+        if lagged is not None and abs(lagged.v) / ppm < STILL_SPEED:
+            rest = self._rest_up_px
+            if (
+                rest is None
+                or lagged.p < rest
+                or (self._relearn and lagged.p < rest + MAX_BLOCK_M * ppm)
+            ):
+                self._rest_up_px = lagged.p
         floor = self.floor_up_px()
         if floor is None:
             return LiveBarSample(t, None, now.v / ppm, None)
@@ -282,5 +291,13 @@ class LiveBarKinematics:
         return LiveBarSample(t, (now.p - floor) / ppm, now.v / ppm, lag_m)
 
     def reset_floor(self) -> None:
-        """Forget the rest position (a new lift may start from another height, e.g. blocks)."""
-        self._rest_up_px = None
+        """A new lift may start from another height (blocks, the hang): from now until
+        `keep_floor`, each still position less than MAX_BLOCK_M above the current rest becomes
+        the rest (lower ones always do). A bar held overhead or racked after a lift is thus not
+        taken for the floor (every height would read about 1.5 m low until the bar was still on
+        the floor again)."""
+        self._relearn = True
+
+    def keep_floor(self) -> None:
+        """A lift started: its rest position is the floor until the next reset_floor."""
+        self._relearn = False

@@ -18,8 +18,9 @@ bar velocity (only counted above PULL_MIN_PEAK); catch at the bar's highest poin
 its lowest receiving point; the lift ends when the bar is still for STILL_HOLD_S (clean and jerk:
 after the jerk, or when no jerk follows within JERK_WAIT_S) or is dropped (back at the floor, or
 falling faster than DROP_SPEED in the last DROP_NEAR_FLOOR_M above it). A rise
-that never reaches Olympic-pull speed and comes back down is not a lift: the machine resets
-without ending a lift that it never started.
+that never reaches Olympic-pull speed (or never rises MIN_PULL_RISE_M) and comes back down is
+not a lift: the machine resets and says the lift it started is cancelled; so is a pull faster
+than MAX_PULL_SPEED (a tracking glitch).
 """
 
 from __future__ import annotations
@@ -49,13 +50,25 @@ DROP_SPEED = 2.5  # m/s, downward
 DROP_NEAR_FLOOR_M = 0.45
 
 
+# The bar's rise above its rest level by the turnover (the peak of the pull): at the hip in a
+# snatch or clean, 0.5-0.9 m above the rest level. A "peak" lower than this is a tracking glitch
+# (a bounce after a drop, a re-acquired plate) or a pull to the knee, never an Olympic pull.
+MIN_PULL_RISE_M = 0.3
+# No barbell pull moves the bar up faster than this (elite snatches peak near 2.5 m/s): a pull
+# that does is a tracker that jumped to something else, and the lift is cancelled.
+MAX_PULL_SPEED = 3.5  # m/s
+
+
 @dataclass(frozen=True)
 class LiveUpdate:
-    """phases: (name, start t s) that started, in order. started / ended: the lift did."""
+    """phases: (name, start t s) that started, in order. started / ended: the lift did.
+    cancelled: the lift started earlier was not one after all (the bar came back down without
+    an Olympic pull); forget it."""
 
     phases: tuple[tuple[str, float], ...] = ()
     started: bool = False
     ended: bool = False
+    cancelled: bool = False
 
 
 @dataclass
@@ -84,6 +97,7 @@ class LivePhases:
         self._lift: _Lift | None = None
         self._last: tuple[float, float] | None = None  # (t, vy) of the previous sample
         self._rising_since: float | None = None
+        self._rise_height = 0.0  # the bar's height where the current rise began, m
 
     @property
     def in_lift(self) -> bool:
@@ -107,6 +121,10 @@ class LivePhases:
             new.append((name, when))
 
         s = lift.state
+        if s in ("first_pull", "transition", "second_pull") and vy > MAX_PULL_SPEED:
+            self._lift = None
+            self._rising_since = None
+            return LiveUpdate(cancelled=True)
         if s in ("first_pull", "transition", "second_pull"):
             if vy > lift.peak_v:
                 if s == "transition" and vy > lift.dip_v + DIP_MIN:
@@ -128,7 +146,11 @@ class LivePhases:
             )
             if dipping and vy < lift.dip_v:
                 lift.dip_v, lift.dip_t = vy, t
-            if lift.peak_v >= PULL_MIN_PEAK and vy < lift.peak_v - TURN_DROP:
+            if (
+                lift.peak_v >= PULL_MIN_PEAK
+                and vy < lift.peak_v - TURN_DROP
+                and height > self.rest_height + MIN_PULL_RISE_M
+            ):
                 if lift.state == "first_pull":
                     # no dip and rise between the pulls: they ran together
                     start("transition", lift.peak_t)
@@ -138,7 +160,8 @@ class LivePhases:
                 lift.top_h, lift.top_t = height, t
             elif height < self.rest_height + OFF_FLOOR_M / 2 and vy <= 0:
                 self._lift = None  # came back down without an Olympic pull: not a lift
-                return LiveUpdate()
+                self._rising_since = None
+                return LiveUpdate(cancelled=True)
         elif s in ("turnover", "jerk_drive"):
             if height > lift.top_h:
                 lift.top_h, lift.top_t = height, t
@@ -170,9 +193,19 @@ class LivePhases:
                     self._rising_since = prev[0] + f * (t - prev[0])
                 else:
                     self._rising_since = t
+                self._rise_height = height
         else:
             self._rising_since = None
-        if height > self.rest_height + OFF_FLOOR_M and self._rising_since is not None:
+        # A lift leaves from the floor: a rise that began higher (the bar still up after a
+        # cancelled glitch) or well below it (a track that overshot the floor after a drop and
+        # comes back) is not a lift-off, and nor is a rise faster than any pull.
+        from_floor = abs(self._rise_height - self.rest_height) <= OFF_FLOOR_M
+        if (
+            height > self.rest_height + OFF_FLOOR_M
+            and self._rising_since is not None
+            and from_floor
+            and vy <= MAX_PULL_SPEED
+        ):
             self._lift = _Lift()
             when = self._rising_since
             self._lift.phases.append(("first_pull", when))

@@ -30,6 +30,8 @@ class LiveStep:
     confidence: [0, 1]. keypoints: (33, 3) [x_px, y_px, visibility] or None when no pose.
     phases: (name, t) of phases that started with this frame, in order.
     lift_started / lift_ended: lift-off seen / the lift is over (standing still or bar dropped).
+    lift_cancelled: the lift started earlier was not one (the bar came back down without an
+    Olympic pull).
     bar_path_type: the path classification, when the analyzer knows it at lift end.
     """
 
@@ -42,6 +44,7 @@ class LiveStep:
     phases: tuple[tuple[str, float], ...] = ()
     lift_started: bool = False
     lift_ended: bool = False
+    lift_cancelled: bool = False
     bar_path_type: str | None = None
 
 

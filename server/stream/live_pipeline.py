@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,22 @@ PLATE_DIAMETER_M = 0.45
 # whole lift; live there is no whole lift, and the default 300 cut a clean's sharp velocity peak
 # by ~7 % on the synthetic clips, 3000 by under 2 % (with 3 frames of lag).
 LIVE_JERK_DENSITY = 3000.0
+# The live pose runs at most this often per stream (stream time). The pose only guides the plate
+# search (the hands) and feeds the key points the client may draw; the bar is tracked on every
+# frame. At 30 fps a pose on every frame took most of a core of this 2-core machine and slowed
+# the bar path beside it (GIL and cores); every other frame is plenty for both uses.
+LIVE_POSE_MAX_FPS = 15.0
+
+
+_BAR_POOL: ThreadPoolExecutor | None = None
+
+
+def _bar_thread() -> ThreadPoolExecutor:
+    """The one thread every live stream's plate search runs on, in turn."""
+    global _BAR_POOL
+    if _BAR_POOL is None:
+        _BAR_POOL = ThreadPoolExecutor(1, thread_name_prefix="live-bar")
+    return _BAR_POOL
 
 
 class PipelineAnalyzer:
@@ -61,6 +78,7 @@ class PipelineAnalyzer:
         self._last_pose: PoseFrame | None = None
         self._last_center: NDArray[np.float64] | None = None
         self._pose_job: asyncio.Task[PoseFrame | None] | None = None
+        self._next_pose_t = -np.inf
 
     @classmethod
     def create(cls, start: Start, service: Any | None) -> PipelineAnalyzer:
@@ -68,10 +86,12 @@ class PipelineAnalyzer:
 
     async def step(self, rgb: NDArray[np.uint8], t: float) -> LiveStep:
         pose = self._finished_pose()
-        if self.pose is not None and self._pose_job is None:
+        if self.pose is not None and self._pose_job is None and t >= self._next_pose_t:
+            self._next_pose_t = t + 1.0 / LIVE_POSE_MAX_FPS - 1e-3
             self._pose_job = asyncio.ensure_future(self._pose_of(rgb, t, self._last_center))
         hands = wrists(self._last_pose)
-        sample = await asyncio.to_thread(self.tracker.step, t, rgb, hands)
+        loop = asyncio.get_running_loop()
+        sample = await loop.run_in_executor(_bar_thread(), self.tracker.step, t, rgb, hands)
         fit = self.tracker.last_fit
         if fit is not None:
             self._fits += 1
@@ -86,7 +106,7 @@ class PipelineAnalyzer:
         position = None
         vy = None
         phases: tuple[tuple[str, float], ...] = ()
-        started = ended = False
+        started = ended = cancelled = False
         lagged = live.lagged
         if lagged is not None and ppm is not None and center is not None:
             if self._x0_px is None:
@@ -95,8 +115,10 @@ class PipelineAnalyzer:
             vy = lagged.v
             update = self.phases.step(lagged.t, lagged.p, lagged.v)
             phases, started, ended = update.phases, update.started, update.ended
+            cancelled = update.cancelled
             if started:
                 self._x0_px = float(center[0])
+                self.kinematics.keep_floor()
             if ended:
                 self.kinematics.reset_floor()
         keypoints = None
@@ -112,6 +134,7 @@ class PipelineAnalyzer:
             phases=phases,
             lift_started=started,
             lift_ended=ended,
+            lift_cancelled=cancelled,
         )
 
     async def _pose_of(

@@ -102,6 +102,17 @@ class LiftSummary:
 
 
 @dataclass(frozen=True)
+class LiftCancelled:
+    """The lift announced (its first_pull) was not one: the bar came back down at t without an
+    Olympic pull (a pull to the knee, a deadlift, a tracking glitch). No summary or session
+    follows for it, and its number is given to the next lift."""
+
+    TYPE: ClassVar[str] = "lift_cancelled"
+    lift: int
+    t: float
+
+
+@dataclass(frozen=True)
 class SessionReady:
     """The lift was finalised into a stored session, readable through the REST API at `urls`."""
 
@@ -208,7 +219,9 @@ class Frame:
     jpeg: bytes = field(repr=False)
 
 
-ServerMessage = Hello | Sample | Phase | LiftSummary | SessionReady | Ended | Error | Pong
+ServerMessage = (
+    Hello | Sample | Phase | LiftSummary | LiftCancelled | SessionReady | Ended | Error | Pong
+)
 ClientMessage = Start | End | Ping | Frame
 
 
