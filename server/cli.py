@@ -33,7 +33,9 @@ def _add_analyze(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("video")
     p.add_argument("--exercise", required=True)
     p.add_argument("--barbell-mass", type=float, default=None, help="kg (default 100)")
-    p.add_argument("--joints", default="hip,knee", help="comma list of ankle,knee,elbow,hip,shoulder")
+    p.add_argument(
+        "--joints", default="hip,knee", help="comma list of ankle,knee,elbow,hip,shoulder"
+    )
     p.add_argument("--plate-diameter-mm", type=float, default=450.0)
     p.add_argument("--units", choices=["metric", "imperial"], default="metric")
     p.add_argument("--lifter-height-cm", type=float, default=None, help="fallback calibration")

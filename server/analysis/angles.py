@@ -53,7 +53,9 @@ _SIDE_POINTS: dict[Side, tuple[int, ...]] = {
 MIN_VISIBILITY = 0.3
 
 
-def interior_angle(a: NDArray[np.floating], b: NDArray[np.floating], c: NDArray[np.floating]) -> float:
+def interior_angle(
+    a: NDArray[np.floating], b: NDArray[np.floating], c: NDArray[np.floating]
+) -> float:
     """Angle a-b-c at vertex b in degrees, in [0, 180]; NaN if a segment has zero length."""
     u = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
     w = np.asarray(c, dtype=np.float64) - np.asarray(b, dtype=np.float64)
@@ -64,9 +66,7 @@ def interior_angle(a: NDArray[np.floating], b: NDArray[np.floating], c: NDArray[
     return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
 
 
-def angle_to_floor(
-    start: NDArray[np.floating], end: NDArray[np.floating], facing: int
-) -> float:
+def angle_to_floor(start: NDArray[np.floating], end: NDArray[np.floating], facing: int) -> float:
     """Angle of the line start->end against the floor ahead of the lifter, degrees in [0, 180]:
     90 = vertical, under 90 = the end is ahead of the start (leaning forward). Pixels, y down."""
     d = np.asarray(end, dtype=np.float64) - np.asarray(start, dtype=np.float64)

@@ -110,7 +110,9 @@ def to_si(value: float, quantity: Quantity, system: str) -> float:
     return float(value) / _FACTOR[check_system(system)][quantity]
 
 
-def convert_series(values: Sequence[float] | np.ndarray, quantity: Quantity, system: str) -> list[float | None]:
+def convert_series(
+    values: Sequence[float] | np.ndarray, quantity: Quantity, system: str
+) -> list[float | None]:
     """SI values to a JSON list in the output unit; NaN or None becomes None (null), never NaN."""
     unit = unit_name(quantity, system)
     factor = _FACTOR[check_system(system)][quantity]

@@ -61,9 +61,7 @@ def refined_extremum(t: FloatArray, y: FloatArray, i: int) -> tuple[float, float
     return t1 + dt, y1 + b * dt + a * dt * dt
 
 
-def still_from(
-    t: FloatArray, v: FloatArray, start: int, speed: float, hold_s: float
-) -> int | None:
+def still_from(t: FloatArray, v: FloatArray, start: int, speed: float, hold_s: float) -> int | None:
     """First index >= start from which |v| stays below speed for at least hold_s seconds (or to
     the end of the series if that is at least half of hold_s away); None if never."""
     n = v.shape[0]

@@ -161,7 +161,7 @@ def _first_pull(
         mid = float((t[i_off] + t[i_peak]) / 2)
         return mid, mid
     i_min = lo + int(np.argmin(a[lo:i_peak]))
-    a_max = float(np.max(a[i_min:i_peak + 1]))
+    a_max = float(np.max(a[i_min : i_peak + 1]))
     level = (float(a[i_min]) + a_max) / 2
     j = next_crossing(t, a, i_min, i_peak + 1, rising=True, level=level)
     t_tr = crossing_time(t, a, j, level) if j is not None else float(t[i_min])
@@ -182,7 +182,9 @@ def _turnover_and_catch(
     return t_top, i_top, crossing_time(t, v, i_low), i_low
 
 
-def _recovery_end(t: FloatArray, v: FloatArray, i_low: int, stop: int, warnings: list[str]) -> tuple[float, int]:
+def _recovery_end(
+    t: FloatArray, v: FloatArray, i_low: int, stop: int, warnings: list[str]
+) -> tuple[float, int]:
     i_rise = i_low + 1
     # Skip the first moments after the lowest point, where the speed passes zero anyway.
     while i_rise < stop - 1 and abs(v[i_rise]) < STILL_SPEED and t[i_rise] - t[i_low] < 0.3:
@@ -249,7 +251,11 @@ def _segment_one(
 ) -> LiftSegments:
     warnings: list[str] = []
     seg_stop = min(stop + 1, t.shape[0])
-    i_fast = start + int(np.argmax(v[start:seg_stop] > 0.3)) if np.any(v[start:seg_stop] > 0.3) else start
+    i_fast = (
+        start + int(np.argmax(v[start:seg_stop] > 0.3))
+        if np.any(v[start:seg_stop] > 0.3)
+        else start
+    )
     t_off = _onset(t, v, a, i_fast, lo, True, measured, height)
     i_off = _nearest(t, t_off)
     i_top0 = next_crossing(t, v, i_fast, seg_stop, rising=False)
