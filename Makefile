@@ -31,11 +31,14 @@ system:
 firebase-tools: system
 	bash scripts/setup-firebase-tools.sh >/dev/null
 
-test: system $(VENV)/.test-installed models firebase-tools
+# The lint (ruff check, ruff format --check, mypy: about 30 s) runs first: a style or type error
+# fails the test command as a failing test would.
+test: system $(VENV)/.test-installed models firebase-tools lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check server tests bench
+	$(VENV)/bin/ruff format --check server tests bench
 	$(VENV)/bin/mypy
 
 bench-short: $(VENV)/.test-installed models
