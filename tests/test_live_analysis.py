@@ -15,7 +15,7 @@ from server.stream.client import stream_clip
 from server.stream.live_pipeline import PipelineAnalyzer
 from server.stream.registry import StreamConfig, StreamRegistry
 from server.synth.clip import RenderOptions, iter_frames, render_clip
-from server.synth.trajectory import make_trajectory
+from server.synth.trajectory import Trajectory, make_trajectory
 from tests.stream_support import TOKEN, RecordingFinaliser, make_app, running_server, wait_until
 
 # Live event -> the trajectory's event it should match (the phase that starts there).
@@ -90,16 +90,23 @@ async def test_live_analyzer_tracks_a_synthetic_snatch() -> None:
     assert peak == pytest.approx(traj.params["peak_velocity"], rel=0.05)
 
 
-@pytest.mark.slow
-async def test_real_analyzer_over_webrtc(tmp_path: Path) -> None:
-    traj = make_trajectory("clean", seed=6, lift_start=0.8, hold=1.0)
-    clip = tmp_path / "clean.mp4"
-    render_clip(
-        traj, clip, fps=30.0, size=(640, 480), options=RenderOptions(seed=6, noise_sigma=2.0)
-    )
+def _bar_only_server(
+    tmp_path: Path, traj: Trajectory, options: RenderOptions
+) -> tuple[Path, StreamRegistry, RecordingFinaliser]:
+    """The trajectory rendered to a 640x480 30 fps clip, and a stream registry with the real
+    live analyzer tracking the bar only (no pose models) and a recording finaliser."""
+    clip = tmp_path / f"{traj.exercise}.mp4"
+    render_clip(traj, clip, fps=30.0, size=(640, 480), options=options)
     finaliser = RecordingFinaliser()
     cfg = StreamConfig(recordings_dir=tmp_path / "recordings", loopback_ice=True)
     registry = StreamRegistry(cfg, lambda start: PipelineAnalyzer(start, None), finaliser)
+    return clip, registry, finaliser
+
+
+@pytest.mark.slow
+async def test_real_analyzer_over_webrtc(tmp_path: Path) -> None:
+    traj = make_trajectory("clean", seed=6, lift_start=0.8, hold=1.0)
+    clip, registry, _ = _bar_only_server(tmp_path, traj, RenderOptions(seed=6, noise_sigma=2.0))
     async with running_server(make_app(registry)) as url:
         result = await stream_clip(
             url, clip, p.Start(exercise="clean"), token=TOKEN, session_timeout_s=30
@@ -119,14 +126,10 @@ async def test_two_lifts_on_one_connection_give_two_sessions(tmp_path: Path) -> 
     second snatch follows the first on the same connection. Each lift gets its summary, its own
     recording and its own finalised session, in order."""
     traj = make_trajectory("snatch", seed=7, lift_start=0.8, hold=1.0, drop=True)
-    clip = tmp_path / "snatch.mp4"
     # No background clutter: after a drop the tracker may lose the plate for a while and pick up
     # a round background item instead (a known weakness, not what this test is about).
     options = RenderOptions(seed=7, noise_sigma=2.0, clutter=0)
-    render_clip(traj, clip, fps=30.0, size=(640, 480), options=options)
-    finaliser = RecordingFinaliser()
-    cfg = StreamConfig(recordings_dir=tmp_path / "recordings", loopback_ice=True)
-    registry = StreamRegistry(cfg, lambda start: PipelineAnalyzer(start, None), finaliser)
+    clip, registry, finaliser = _bar_only_server(tmp_path, traj, options)
     async with running_server(make_app(registry)) as url:
         result = await stream_clip(
             url, clip, p.Start(exercise="snatch"), token=TOKEN, loops=2, session_timeout_s=30
@@ -156,13 +159,9 @@ async def test_a_client_gone_just_after_its_lift_ended_still_gets_it_finalised(
     """The lift ends (held overhead), the client hangs up a few frames later, without `end`:
     the lift's recording is cut and finalised all the same."""
     traj = make_trajectory("snatch", seed=7, lift_start=0.8, hold=1.0)
-    clip = tmp_path / "snatch.mp4"
-    render_clip(
-        traj, clip, fps=30.0, size=(640, 480), options=RenderOptions(seed=7, noise_sigma=2.0)
+    clip, registry, finaliser = _bar_only_server(
+        tmp_path, traj, RenderOptions(seed=7, noise_sigma=2.0)
     )
-    finaliser = RecordingFinaliser()
-    cfg = StreamConfig(recordings_dir=tmp_path / "recordings", loopback_ice=True)
-    registry = StreamRegistry(cfg, lambda start: PipelineAnalyzer(start, None), finaliser)
     # The live machine ends this lift at about 3.9 s (still for 0.3 s after the recovery).
     frames = round(4.2 * 30)
     async with running_server(make_app(registry)) as url:
