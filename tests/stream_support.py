@@ -28,6 +28,7 @@ from server.stream.live import FinalisedSession, FinaliseRequest, LiveStep
 from server.stream.protocol import Start
 from server.stream.registry import StreamConfig, StreamRegistry
 from server.stream.routes import fixed, stream_routes
+from server.stream.session import StreamSession
 from server.synth.trajectory import Trajectory, make_trajectory
 
 TOKEN = "test-token"
@@ -248,3 +249,19 @@ async def wait_until(condition: object, timeout: float = 10.0) -> bool:
             return True
         await asyncio.sleep(0.05)
     return bool(condition())
+
+
+async def started_session(
+    tmp_path: Path, analyzer: object, finaliser: RecordingFinaliser | None = None
+) -> tuple[StreamRegistry, StreamSession]:
+    """A WebSocket-transport session of a fresh registry whose every `start` gets `analyzer`,
+    with `start` (a snatch) handled: frames handed to it are analysed at once."""
+    registry = StreamRegistry(
+        StreamConfig(recordings_dir=tmp_path / "recordings"),
+        lambda start: analyzer,  # type: ignore[arg-type, return-value]
+        finaliser or RecordingFinaliser(),
+    )
+    session = registry.open_session("user-1", "websocket")
+    session.enqueue(Start(exercise="snatch"))
+    await session.handled()
+    return registry, session

@@ -14,9 +14,8 @@ from numpy.typing import NDArray
 
 from server.stream import protocol as p
 from server.stream.live import LiveStep
-from server.stream.registry import StreamConfig, StreamRegistry
 from server.stream.session import IncomingFrame
-from tests.stream_support import RecordingFinaliser, wait_until
+from tests.stream_support import RecordingFinaliser, started_session, wait_until
 
 FPS = 30.0
 RGB = np.zeros((48, 64, 3), np.uint8)
@@ -60,14 +59,9 @@ class Scripted:
 
 async def test_a_cancelled_lift_is_dropped_and_the_next_takes_its_number(tmp_path: Path) -> None:
     finaliser = RecordingFinaliser()
-    registry = StreamRegistry(
-        StreamConfig(recordings_dir=tmp_path / "recordings"), lambda start: Scripted(), finaliser
-    )
-    session = registry.open_session("user-1", "websocket")
+    registry, session = await started_session(tmp_path, Scripted(), finaliser)
     sink = Sink()
     session.attach_sink(sink)
-    session.enqueue(p.Start(exercise="snatch"))
-    await session.handled()
     t0 = time.perf_counter()  # arrivals on the server's clock (its watchdog reads it too)
     for i in range(90):
         session.frame_arrived(IncomingFrame(index=i, t=i / FPS, arrival=t0 + i / FPS, rgb=RGB))

@@ -12,11 +12,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from server.stream import protocol as p
 from server.stream.live import LiveStep
-from server.stream.registry import StreamConfig, StreamRegistry
+from server.stream.registry import StreamRegistry
 from server.stream.session import MAX_FRAME_DELAY_S, IncomingFrame, StreamSession
-from tests.stream_support import RecordingFinaliser, wait_until
+from tests.stream_support import started_session, wait_until
 
 FPS = 30.0
 RGB = np.zeros((48, 64, 3), np.uint8)
@@ -45,14 +44,7 @@ async def _play(session: StreamSession, arrivals: list[tuple[float, float]]) -> 
 
 async def _session(tmp_path: Path) -> tuple[StreamRegistry, StreamSession, Counting]:
     analyzer = Counting()
-    registry = StreamRegistry(
-        StreamConfig(recordings_dir=tmp_path / "recordings"),
-        lambda start: analyzer,
-        RecordingFinaliser(),
-    )
-    session = registry.open_session("user-1", "websocket")
-    session.enqueue(p.Start(exercise="snatch"))
-    await session.handled()
+    registry, session = await started_session(tmp_path, analyzer)
     return registry, session, analyzer
 
 

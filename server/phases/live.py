@@ -122,8 +122,7 @@ class LivePhases:
 
         s = lift.state
         if s in ("first_pull", "transition", "second_pull") and vy > MAX_PULL_SPEED:
-            self._lift = None
-            self._rising_since = None
+            self.reset()  # faster than any barbell: a tracking glitch
             return LiveUpdate(cancelled=True)
         if s in ("first_pull", "transition", "second_pull"):
             if vy > lift.peak_v:
@@ -159,8 +158,7 @@ class LivePhases:
                 start("turnover", lift.peak_t)
                 lift.top_h, lift.top_t = height, t
             elif height < self.rest_height + OFF_FLOOR_M / 2 and vy <= 0:
-                self._lift = None  # came back down without an Olympic pull: not a lift
-                self._rising_since = None
+                self.reset()  # came back down without an Olympic pull: not a lift
                 return LiveUpdate(cancelled=True)
         elif s in ("turnover", "jerk_drive"):
             if height > lift.top_h:
@@ -241,7 +239,6 @@ class LivePhases:
             and t - lift.still_since >= JERK_WAIT_S
         )
         if dropped or (held and final) or waited:
-            self._lift = None
-            self._rising_since = None
+            self.reset()
             return True
         return False

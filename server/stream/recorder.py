@@ -103,8 +103,8 @@ class _Segment:
 class Recorder:
     """Encodes frames to MP4 segments in `directory`, named `{prefix}-{n}.mp4`.
 
-    add() never blocks; cut(), discard() and close() are awaited and run after every frame added
-    before them.
+    add() and cut() never block; discard() and close() are awaited. Each command runs after every
+    frame added before it.
     """
 
     def __init__(
@@ -127,7 +127,7 @@ class Recorder:
         self._n = 0
         self._segment: _Segment | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pending_put: asyncio.Task[None] | None = None
+        self._puts: set[asyncio.Task[None]] = set()  # commands waiting for room in the queue
 
     def add(self, frame: av.VideoFrame, t: float) -> bool:
         """Queue a frame taken at stream time t, s. False when dropped (queue full or closed)."""
@@ -142,23 +142,11 @@ class Recorder:
         self.frames_added += 1
         return True
 
-    async def cut(self) -> Recording | None:
-        """Close the current segment and return it (None when it holds no frame)."""
-        result: Recording | None = await self._command("cut")
-        return result
-
-    def cut_later(self) -> asyncio.Future[Recording | None]:
-        """As cut(), placed in the queue now (after every frame added so far) without waiting for
-        the file to close: the returned future gets the recording."""
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Recording | None] = loop.create_future()
-        if self._thread is None:
-            fut.set_result(None)
-            return fut
-        try:
-            self._queue.put_nowait(("cut", fut))
-        except queue.Full:  # behind a full frame queue: wait for room off the loop
-            self._pending_put = loop.create_task(self._put_blocking(("cut", fut)))
+    def cut(self) -> asyncio.Future[Recording | None]:
+        """Close the current segment: queued now, behind every frame added so far, without
+        waiting for the file to close; the future gets the segment (None when it holds no
+        frame)."""
+        fut: asyncio.Future[Recording | None] = self._enqueue("cut")
         return fut
 
     async def discard(self) -> None:
@@ -177,11 +165,22 @@ class Recorder:
         return result
 
     async def _command(self, name: str) -> Any:
+        return await self._enqueue(name)
+
+    def _enqueue(self, name: str) -> asyncio.Future[Any]:
+        """Queue a command behind the frames added so far; the future gets its result."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
         if self._thread is None:
-            return None
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self._put_blocking((name, fut))
-        return await fut
+            fut.set_result(None)
+            return fut
+        try:
+            self._queue.put_nowait((name, fut))
+        except queue.Full:  # wait for room behind the queued frames, off the loop
+            put = loop.create_task(self._put_blocking((name, fut)))
+            self._puts.add(put)
+            put.add_done_callback(self._puts.discard)
+        return fut
 
     async def _put_blocking(self, item: tuple[str, Any]) -> None:
         # Commands must not be dropped: wait (off the loop) for room behind queued frames.

@@ -209,13 +209,9 @@ class StreamSession:
         self.metrics.count("frames_received")
         self._frames += 1
         self._last_arrival = frame.arrival
-        offset = frame.arrival - frame.t
-        if self._delay_base is None or offset < self._delay_base:
-            self._delay_base = offset
-        else:
-            self._delay_base = min(
-                offset, self._delay_base + BASELINE_CREEP * (frame.t - self._delay_t)
-            )
+        offset, base = frame.arrival - frame.t, self._delay_base
+        creep = BASELINE_CREEP * (frame.t - self._delay_t)
+        self._delay_base = offset if base is None else min(offset, base + creep)
         self._delay_t = frame.t
         if self._start is None or self._closing:
             return  # nothing to analyse for until the client says what it lifts
@@ -418,7 +414,7 @@ class StreamSession:
         self._recorder.lift_in_progress = False
         # The cut is queued behind the lift's frames; the frames after it are analysed while the
         # recorder closes the file.
-        cut = self._recorder.cut_later()
+        cut = self._recorder.cut()
         lift = self._lifts if lift_log is None else lift_log.lift
         # Not a task of this connection (those are cancelled when it closes): the lift's
         # recording is finalised even if the client hangs up now.
