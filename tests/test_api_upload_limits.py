@@ -8,85 +8,23 @@ writes nothing large itself; the server's resident memory is sampled from /proc 
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from server.auth.local import LocalTokens
-from server.settings import Settings
-from tests.pg_server import free_port
+from tests.serve_support import Server, serve, wait_for_job
 
 MIB = 1024**2
 GIB = 1024**3
 BOUNDARY = "liftstream-upload-test-boundary"
 # "A few tens of MB": how much a 1 GiB upload may raise the server's resident memory.
 MAX_RSS_GROWTH_MIB = 40
-
-
-@dataclass
-class Server:
-    url: str
-    proc: subprocess.Popen[bytes]
-    data_dir: Path
-    headers: dict[str, str]
-
-    def memory_kib(self, field: str = "VmRSS") -> int:
-        """VmRSS (resident now) or VmHWM (peak resident) of the server process, KiB."""
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1])
-        raise AssertionError(f"no {field} in /proc/{self.proc.pid}/status")
-
-
-@contextlib.contextmanager
-def serve(data_dir: Path, max_upload_mb: float) -> Iterator[Server]:
-    """`liftstream serve` in a subprocess, local auth, no pose models (jobs then fail at once)."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "LIFTSTREAM_DATA_DIR": str(data_dir),
-        "LIFTSTREAM_MODEL_DIR": str(data_dir.parent / "no-models"),
-        "LIFTSTREAM_PORT": str(port),
-        "LIFTSTREAM_MAX_UPLOAD_MB": str(max_upload_mb),
-        "LIFTSTREAM_AUTH": "local",
-    }
-    log = open(data_dir.parent / f"serve-{port}.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (data_dir.parent / f"serve-{port}.log").read_text()
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "serve did not answer within 60 s"
-            time.sleep(0.2)
-        token = LocalTokens.from_settings(Settings(data_dir=data_dir)).mint("ana", plan="pro")
-        yield Server(url, proc, data_dir, {"Authorization": f"Bearer {token}"})
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def multipart(size: int, fields: dict[str, str]) -> tuple[int, Iterator[bytes]]:
@@ -124,18 +62,6 @@ def post_form(
     return httpx.post(
         f"{server.url}/api/v1/sessions", headers=headers, content=body, timeout=timeout
     )
-
-
-def wait_for_job(server: Server, session_id: str, timeout_s: float = 120) -> str:
-    """Poll the session until its job has ended; its final status."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        r = httpx.get(f"{server.url}/api/v1/sessions/{session_id}", headers=server.headers)
-        status = str(r.json()["status"])
-        if status in ("ready", "failed"):
-            return status
-        assert time.monotonic() < deadline, f"session {session_id} still {status}"
-        time.sleep(0.2)
 
 
 class PeakSampler:

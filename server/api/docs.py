@@ -30,13 +30,14 @@ DOCS_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>LiftStream API</title>
+<link rel="icon" href="/icon.svg" type="image/svg+xml">
 <style>
 body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d232a;background:#f6f7f9}
 header{background:#16324f;color:#fff;padding:18px 28px}
 main{max-width:1000px;margin:0 auto;padding:12px 20px 60px}
 section.op{background:#fff;border:1px solid #d9dee4;border-radius:8px;margin:14px 0;padding:10px 16px}
 .m{display:inline-block;min-width:54px;text-align:center;font-weight:700;border-radius:4px;padding:2px 6px;color:#fff}
-.get{background:#2f7d4f}.post{background:#1f5fa8}.put{background:#a66a00}
+.get{background:#2f7d4f}.post{background:#1f5fa8}.put{background:#8f5b00}
 code,pre{font:13px/1.35 ui-monospace,monospace}
 pre{background:#f0f2f5;padding:8px;border-radius:6px;overflow:auto;max-height:360px}
 table{border-collapse:collapse;width:100%;margin:6px 0}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
@@ -450,6 +451,32 @@ def test_signed_out_page_and_token_sign_in(site: Site, browser: Page) -> None:
         "signed out again",
         lambda: "signed out" in page.js("return document.getElementById('view').textContent"),
     )
+
+
+def test_docs_page_lists_every_operation_of_the_document(site: Site, browser: Page) -> None:
+    page = browser
+    doc = httpx.get(f"{site.url}/openapi.json").json()
+    expected = [f"{method.upper()} {path}" for path, ops in doc["paths"].items() for method in ops]
+    page.driver.get(f"{site.url}/docs")
+    page.wait(
+        "the operations from /openapi.json",
+        lambda: page.js("return document.querySelectorAll('section.op').length") > 0,
+    )
+    shown = page.js(
+        "return [...document.querySelectorAll('section.op h3')].map(h => h.textContent)"
+    )
+    assert shown == expected
+    assert page.js("return document.getElementById('title').textContent") == (
+        f"{doc['info']['title']} {doc['info']['version']}"
+    )
+    # The seed's create-session form fields and status codes are on the page.
+    create = page.js(
+        "return [...document.querySelectorAll('section.op')]"
+        ".find(s => s.querySelector('h3').textContent === 'POST /api/v1/sessions').textContent"
+    )
+    for word in ("user_id", "video", "exercise", "barbell_mass", "joints", "401", "403", "404"):
+        assert word in create, word
+    assert page.js(LOW_CONTRAST) == []
 
 
 def test_live_synthetic_lift_then_session_view(site: Site, browser: Page) -> None:
