@@ -11,6 +11,7 @@ import av
 import httpx
 import pytest
 
+from server.api.demo import DEMO_SEED
 from server.app import create_app
 from server.auth.local import LocalTokens
 from server.settings import Settings
@@ -81,3 +82,15 @@ async def test_upload_analyse_and_read_everything_back(tmp_path: Path) -> None:
             assert frames >= 0.9 * len(data["timestamps"])
             image = await http.get(data["phase_data"]["start_of_lifting"]["image_url"])
             assert image.status_code == 200 and image.content[:2] == b"\xff\xd8"
+        # The demo session is the project's simulated snatch analysed by this same pipeline (the
+        # first demo=true request makes it): its numbers are the simulated lift's.
+        demo = await http.get("/api/v1/sessions/any/data?demo=true", timeout=600)
+        assert demo.status_code == 200, demo.text
+        truth = make_trajectory("snatch", seed=DEMO_SEED, lift_start=0.8, hold=0.8)
+        peak = demo.json()["lift"]["peak_bar_velocity"]["value"]
+        assert peak == pytest.approx(truth.params["peak_velocity"], rel=0.03)
+        details = (await http.get("/api/v1/sessions/any?demo=true")).json()
+        assert details["demo"] is True and details["status"] == "ready"
+        video = await http.get(details["analyzed_video_url"])
+        with av.open(io.BytesIO(video.content)) as container:
+            assert sum(1 for _ in container.decode(video=0)) == len(demo.json()["timestamps"])
