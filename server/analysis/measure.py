@@ -181,7 +181,8 @@ def measure_clip(
             pending = None if pose is None or repeat else worker.submit(pose.step, rgb, hint)
             sample = tracker.step(frame.t, rgb, wrists(last_pose))
             fit = tracker.last_fit
-            transform = camera.step(rgb, _exclusions(last_pose, sample.center, sample.radius))
+            exclude = _exclusions(last_pose, sample.center, sample.radius)
+            transform = camera.step(frame.grey, exclude)
             if pose is None:
                 current = None
             elif pending is None:

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in full-frame pixels
 
 WORK_SIDE = 640  # longer side of the grey image the flow runs on, px
-MAX_CORNERS = 300
+MAX_CORNERS = 150
 MIN_TRACKED = 25  # fewer features than this: renew the reference
 RENEW_FRACTION = 0.5  # renew when this fraction of the reference's features is lost
 INLIER_PX = 1.0  # at work scale: displacements this close to the median agree
@@ -48,8 +48,9 @@ def offsets_at(transforms: NDArray[np.float64], points: NDArray[np.float64]) -> 
 
 
 class CameraMotion:
-    """Step object, one per video. `step(rgb, exclude)` -> (2, 3) similarity transform in
-    full-frame pixels: a static point p of frame 0 appears at A p + b in this frame."""
+    """Step object, one per video. `step(image, exclude)` -> (2, 3) similarity transform in
+    full-frame pixels: a static point p of frame 0 appears at A p + b in this frame. image: (H, W)
+    grey or (H, W, 3) RGB uint8."""
 
     def __init__(self) -> None:
         self._scale = 1.0
@@ -62,8 +63,8 @@ class CameraMotion:
         self.unmeasured = 0
         """Frames where too few background features were found: the offset was held."""
 
-    def step(self, rgb: NDArray[np.uint8], exclude: Sequence[Box] = ()) -> NDArray[np.float64]:
-        grey = self._grey(rgb)
+    def step(self, image: NDArray[np.uint8], exclude: Sequence[Box] = ()) -> NDArray[np.float64]:
+        grey = self._grey(image)
         if self._ref is None or self._ref_pts is None:
             self._renew(grey, exclude)
             return self._transform.copy()
@@ -72,7 +73,7 @@ class CameraMotion:
             grey,
             self._ref_pts,
             None,
-            winSize=(21, 21),
+            winSize=(15, 15),
             maxLevel=3,  # type: ignore[call-overload]
         )
         ok = status.ravel() == 1
@@ -95,13 +96,17 @@ class CameraMotion:
             self._renew(grey, exclude)
         return self._transform.copy()
 
-    def _grey(self, rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
-        h, w = rgb.shape[:2]
+    def _grey(self, image: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        h, w = image.shape[:2]
         self._scale = min(1.0, WORK_SIDE / max(h, w))
-        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
         if self._scale < 1.0:
             size = (max(1, round(w * self._scale)), max(1, round(h * self._scale)))
-            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+            # Area averaging is fast only for an integer factor; otherwise bilinear (a shrink by
+            # less than 2x, which the flow's own pyramid smooths) costs a fifth of it.
+            whole = (1.0 / self._scale).is_integer()
+            interpolation = cv2.INTER_AREA if whole else cv2.INTER_LINEAR
+            grey = cv2.resize(grey, size, interpolation=interpolation)
         return np.ascontiguousarray(grey)
 
     def _renew(self, grey: NDArray[np.uint8], exclude: Sequence[Box]) -> None:

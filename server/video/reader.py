@@ -71,7 +71,8 @@ class Frame:
     presentation time. rgb: (H, W, 3) uint8, upright, possibly reduced by max_side.
     duplicate: the picture repeats the previous frame's (identical or near-identical).
     change: mean absolute grey-level difference (0-255) to the previous frame's thumbnail, None for
-    the first frame.
+    the first frame. grey: (H, W) uint8 luma of `rgb` (made once for the duplicate check; the camera
+    motion works on it too).
     """
 
     index: int
@@ -79,6 +80,11 @@ class Frame:
     rgb: NDArray[np.uint8]
     duplicate: bool
     change: float | None
+    grey: NDArray[np.uint8]
+
+
+# A decoded frame waiting for the next one's change: index, t, rgb, grey, change, previous change.
+_Pending = tuple[int, float, NDArray[np.uint8], NDArray[np.uint8], float | None, float | None]
 
 
 def _open(path: str | Path) -> tuple[InputContainer, VideoStream]:
@@ -278,7 +284,7 @@ class VideoReader:
     def _frames(self) -> Iterator[Frame]:
         # One frame of look-ahead: whether a frame repeats the previous picture depends on the
         # change to the next one too (a repeat is a dip between two normal changes).
-        pending: tuple[int, float, NDArray[np.uint8], float | None, float | None] | None = None
+        pending: _Pending | None = None
         prev_thumb: NDArray[np.uint8] | None = None
         prev_change: float | None = None
         first_pts: int | None = None
@@ -294,11 +300,12 @@ class VideoReader:
                     f"max_video_seconds={self._settings.max_video_seconds:g}"
                 )
             rgb = self._rgb(av_frame)
-            thumb = grey_thumbnail(rgb)
+            grey = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), np.uint8)
+            thumb = grey_thumbnail(grey)
             change = None if prev_thumb is None else thumbnail_change(thumb, prev_thumb)
             if pending is not None:
                 yield self._finish(pending, change)
-            pending = (index, t, rgb, change, prev_change)
+            pending = (index, t, rgb, grey, change, prev_change)
             prev_thumb, prev_change, last_t = thumb, change, t
             index += 1
         if pending is None:
@@ -317,17 +324,13 @@ class VideoReader:
         origin = frame.pts if first_pts is None else first_pts
         return float(Fraction(frame.pts - origin) * Fraction(time_base))
 
-    def _finish(
-        self,
-        pending: tuple[int, float, NDArray[np.uint8], float | None, float | None],
-        next_change: float | None,
-    ) -> Frame:
-        index, t, rgb, change, prev_change = pending
+    def _finish(self, pending: _Pending, next_change: float | None) -> Frame:
+        index, t, rgb, grey, change, prev_change = pending
         duplicate = change is not None and is_duplicate(change, prev_change, next_change)
         self._ts.append(t)
         self._duplicate.append(duplicate)
         self._change.append(change)
-        return Frame(index=index, t=t, rgb=rgb, duplicate=duplicate, change=change)
+        return Frame(index=index, t=t, rgb=rgb, duplicate=duplicate, change=change, grey=grey)
 
     def _note_truncation(self, decoded: int, last_t: float) -> None:
         if self._untimed:

@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-# Width of the grey thumbnail used to compare frames: small enough to cost under a millisecond at
-# 720p and to average sensor noise away, large enough to see a bar move.
+# Largest width of the grey thumbnail used to compare frames: small enough to cost under a
+# millisecond at 720p and to average sensor noise away, large enough to see a bar move.
 THUMB_WIDTH = 160
 # Below this change (grey levels) two thumbnails are the same picture re-encoded. Static tripod
 # scenes measured 0.13 at least on the shared clips, a re-encoded repeated frame 0.003-0.08.
@@ -39,12 +39,21 @@ CADENCE_MIN_FRACTION = 0.7
 CADENCE_MIN_MEDIAN_RATIO = 1.3
 
 
-def grey_thumbnail(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """A (h, THUMB_WIDTH) uint8 grey thumbnail of an (H, W, 3) RGB frame, area-averaged."""
-    height, width = rgb.shape[:2]
-    thumb_h = max(2, round(height * THUMB_WIDTH / max(width, 1)))
-    small = cv2.resize(rgb, (THUMB_WIDTH, thumb_h), interpolation=cv2.INTER_AREA)
-    return np.asarray(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
+def grey_thumbnail(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """A grey thumbnail at most THUMB_WIDTH wide of an (H, W) grey or (H, W, 3) RGB frame.
+
+    Each thumbnail pixel is the mean of a k x k block (k = ceil(W / THUMB_WIDTH)); the last
+    W mod k columns and H mod k rows are left out. An integer factor takes OpenCV's fast area path,
+    a tenth of the cost of an arbitrary one (0.3 against 2.6 ms on a 720x900 frame here).
+    """
+    grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    height, width = grey.shape[:2]
+    k = max(1, -(-width // THUMB_WIDTH))
+    if height < k:
+        k = max(1, height)
+    cropped = grey[: height // k * k, : width // k * k]
+    small = cv2.resize(cropped, (width // k, height // k), interpolation=cv2.INTER_AREA)
+    return np.asarray(small, dtype=np.uint8)
 
 
 def thumbnail_change(current: NDArray[np.uint8], previous: NDArray[np.uint8]) -> float:
