@@ -21,6 +21,8 @@ from server.errors import InvalidInputError
 from server.pose.convert import BATCH, convert_file, convert_tflite
 from server.pose.convert_ops import same_pads
 from server.pose.models import MODEL_NAMES
+from server.pose.runtime import OnnxModel
+from server.pose.service import LANDMARK_OUTPUTS
 from tests.conftest import clip_path
 from tests.pose_model_fixtures import (
     TfliteRunner,
@@ -39,6 +41,8 @@ DETECTOR_TOL = {"Identity": 1e-2, "Identity_1": 5e-3}
 # Segmentation logits reach ~1.7e3 and the tflite run differs by float32 summation order in a deep
 # decoder, so they are held to a tolerance relative to their own range instead.
 SEGMENTATION_REL_TOL = 5e-3
+
+LANDMARK_NAMES = [n for n in MODEL_NAMES if n != "pose_detection"]
 
 REAL_FRAMES = [
     ("snatch_side_competition_wdias.mp4", [0, 60, 120]),
@@ -107,6 +111,28 @@ def test_parity_real_frames(name: str) -> None:
     else:
         presence = max(float(r["Identity_1"].max()) for r in refs)
         assert presence > 0.9, f"no real frame shows a person to {name} (presence {presence:.3f})"
+
+
+@pytest.mark.parametrize("name", LANDMARK_NAMES)
+def test_the_served_landmark_model_skips_only_the_segmentation(name: str) -> None:
+    """The service builds its landmark session without the segmentation branch: the outputs it
+    keeps are the whole model's and the tflite model's, the graph it runs is smaller."""
+    model_cache = real_cache_or_skip(name)
+    path = model_cache.onnx_path(name)
+    served = OnnxModel(path, outputs=LANDMARK_OUTPUTS)
+    whole = OnnxModel(path)
+    assert served.output_names == list(LANDMARK_OUTPUTS)
+    assert "Identity_2" in whole.output_names
+    _, tfl = _runners(name)
+    for seed in (0, 1):
+        image = _random_input(name, seed)
+        got, full, ref = served.run(image[None]), whole.run(image[None]), tfl.run(image)
+        for key in LANDMARK_OUTPUTS:
+            np.testing.assert_allclose(got[key], full[key], rtol=0, atol=1e-5, err_msg=key)
+            diff = float(np.abs(got[key][0] - ref[key]).max())
+            assert diff <= LANDMARK_TOL[key], f"{name} {key}: {diff:.3g}"
+    with pytest.raises(InvalidInputError, match="cannot keep"):
+        OnnxModel(path, outputs=["Identity", "no_such_output"])
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)

@@ -56,6 +56,10 @@ class OnnxModel:
 
     path: the .onnx file (get it from ModelCache.onnx_path). providers: see choose_providers.
     intra_threads: onnxruntime intra-op threads, None = onnxruntime's default (one per core).
+    outputs: the outputs to compute, None = all. The others are cut from the graph together with
+    every node that only they need (onnxruntime runs every node of a graph whatever outputs a
+    run asks for): the landmark models' 256x256 segmentation mask, which nothing here reads, is
+    most of their cost (see `LANDMARK_OUTPUTS` in service.py).
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class OnnxModel:
         path: Path,
         providers: Sequence[str] | None = None,
         intra_threads: int | None = None,
+        outputs: Sequence[str] | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -81,9 +86,14 @@ class OnnxModel:
             options.intra_op_num_threads = intra_threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
+            model: str | bytes = str(self.path)
+            if outputs is not None:
+                model = _pruned(self.path, list(outputs))
             self._session = ort.InferenceSession(
-                str(self.path), sess_options=options, providers=choose_providers(providers)
+                model, sess_options=options, providers=choose_providers(providers)
             )
+        except InvalidInputError:
+            raise
         except Exception as exc:  # onnxruntime raises its own untyped Fail/InvalidProtobuf
             raise ModelMissingError(
                 f"onnxruntime cannot load {self.path} ({type(exc).__name__}: "
@@ -130,3 +140,20 @@ class OnnxModel:
         x = np.ascontiguousarray(self.validate(batch))
         values = self._session.run(None, {self.input_name: x})
         return {name: np.asarray(v) for name, v in zip(self.output_names, values, strict=True)}
+
+
+def _pruned(path: Path, outputs: list[str]) -> bytes:
+    """The serialised model at `path` reduced to the nodes that `outputs` depend on."""
+    import onnx
+    from onnx.utils import Extractor
+
+    model = onnx.load(str(path))
+    names = [o.name for o in model.graph.output]
+    unknown = [o for o in outputs if o not in names]
+    if unknown or not outputs:
+        raise InvalidInputError(f"{path.stem} has outputs {names}; cannot keep {outputs}")
+    # Initialisers are listed as graph inputs in some exporters; the real input is the image.
+    initialisers = {i.name for i in model.graph.initializer}
+    inputs = [i.name for i in model.graph.input if i.name not in initialisers]
+    kept = Extractor(model).extract_model(inputs, outputs)
+    return bytes(kept.SerializeToString())
