@@ -69,18 +69,37 @@ def rts_smooth(
     whose innovations count in the log-likelihood (all when None). Raises ValueError when nothing
     was measured.
     """
+    return rts_smooth_many(t, z, [q], r, loglik_mask)[0]
+
+
+def rts_smooth_many(
+    t: FloatArray,
+    z: FloatArray,
+    qs: list[float] | list[FloatArray],
+    r: float,
+    loglik_mask: NDArray[np.bool_] | None = None,
+) -> list[SmoothedAxis]:
+    """`rts_smooth` for several jerk densities (or schedules) at once, one result per entry.
+
+    The M filters share the measurements and the time steps, so they run side by side: each step
+    is one batched (M, 3, 3) product instead of M small ones (the per-call overhead of 3x3 numpy
+    products is most of a single filter's cost).
+    """
     n = t.shape[0]
-    qs = np.broadcast_to(np.asarray(q, dtype=np.float64), (n,))
+    m = len(qs)
+    qm = np.stack([np.broadcast_to(np.asarray(q, dtype=np.float64), (n,)) for q in qs])
     finite = np.flatnonzero(np.isfinite(z))
     if finite.size == 0:
         raise ValueError("rts_smooth needs at least one finite measurement")
-    x, p = _initial(float(z[finite[0]]), r)
-    xf = np.zeros((n, 3))
-    pf = np.zeros((n, 3, 3))
-    xp = np.zeros((n, 3))
-    pp = np.zeros((n, 3, 3))
+    x0, p0 = _initial(float(z[finite[0]]), r)
+    x = np.repeat(x0[None], m, axis=0)  # (M, 3)
+    p = np.repeat(p0[None], m, axis=0)  # (M, 3, 3)
+    xf = np.zeros((n, m, 3))
+    pf = np.zeros((n, m, 3, 3))
+    xp = np.zeros((n, m, 3))
+    pp = np.zeros((n, m, 3, 3))
     fs = np.zeros((n, 3, 3))
-    loglik = 0.0
+    loglik = np.zeros(m)
     # F and the unit-density Q per distinct time step (frames are mostly evenly spaced)
     steps = np.maximum(np.diff(t), 0.0)
     models = {dt: transition(dt, 1.0) for dt in np.unique(steps).tolist()}
@@ -89,28 +108,39 @@ def rts_smooth(
         if k > 0:
             f, unit_q = models[float(steps[k - 1])]
             fs[k] = f
-            x = f @ x
-            p = f @ p @ f.T + qs[k] * unit_q
+            x = x @ f.T
+            p = f @ p @ f.T + qm[:, k, None, None] * unit_q
         xp[k], pp[k] = x, p
         if measured[k]:
-            s = p[0, 0] + r
-            gain = p[:, 0] / s
-            innovation = float(z[k]) - x[0]
-            x = x + gain * innovation
-            p = p - np.outer(gain, p[0])
+            s = p[:, 0, 0] + r  # (M,)
+            gain = p[:, :, 0] / s[:, None]  # (M, 3)
+            innovation = float(z[k]) - x[:, 0]
+            x = x + gain * innovation[:, None]
+            p = p - gain[:, :, None] * p[:, None, 0, :]
             if loglik_mask is None or loglik_mask[k]:
                 loglik -= 0.5 * (np.log(2 * np.pi * s) + innovation * innovation / s)
         xf[k], pf[k] = x, p
     xs, ps = xf.copy(), pf.copy()
     # C[k]: how much the future corrects step k (RTS smoother gain), P_k F' Pp_{k+1}^-1, for all
     # steps at once; Pp is symmetric positive definite (q > 0), so a solve replaces the inverse.
-    gains = np.linalg.solve(pp[1:], fs[1:] @ pf[:-1]).transpose(0, 2, 1)
+    gains = np.linalg.solve(pp[1:], fs[1:, None] @ pf[:-1]).transpose(0, 1, 3, 2)
     for k in range(n - 2, -1, -1):
         c = gains[k]
-        xs[k] = xf[k] + c @ (xs[k + 1] - xp[k + 1])
-        ps[k] = pf[k] + c @ (ps[k + 1] - pp[k + 1]) @ c.T
-    std = np.sqrt(np.maximum(ps[:, 0, 0], 0.0))
-    return SmoothedAxis(xs[:, 0], xs[:, 1], xs[:, 2], std, float(np.median(qs)), r, float(loglik))
+        xs[k] = xf[k] + (c @ (xs[k + 1] - xp[k + 1])[..., None])[..., 0]
+        ps[k] = pf[k] + c @ (ps[k + 1] - pp[k + 1]) @ c.transpose(0, 2, 1)
+    std = np.sqrt(np.maximum(ps[:, :, 0, 0], 0.0))
+    return [
+        SmoothedAxis(
+            xs[:, i, 0],
+            xs[:, i, 1],
+            xs[:, i, 2],
+            std[:, i],
+            float(np.median(qm[i])),
+            r,
+            float(loglik[i]),
+        )
+        for i in range(m)
+    ]
 
 
 # Jerk densities tried by fit_smoother, m²/s⁵: from a slow squat to a snatch's turnover.
@@ -171,7 +201,7 @@ def _best(
     qs: list[float] | list[FloatArray],
     mask: NDArray[np.bool_] | None,
 ) -> SmoothedAxis:
-    fits = [rts_smooth(t, z, q, r, mask) for q in qs]
+    fits = rts_smooth_many(t, z, qs, r, mask)
     return max(fits, key=lambda s: s.loglik)
 
 

@@ -119,14 +119,24 @@ def onset_fit(
     if np.count_nonzero(sel) < 6:
         return None
     ts, zs = t[sel], z[sel] * (1.0 if up else -1.0)
-    best_t, best_sse = None, np.inf
-    for t0 in np.arange(t_lo, t_hi, step):
-        for tau in ONSET_RAMPS:
-            basis = np.stack([np.ones_like(ts), ramp_onset_shape(ts - t0, tau)], axis=1)
-            coef, *_ = np.linalg.lstsq(basis, zs, rcond=None)
-            if coef[1] <= 0:
-                continue
-            sse = float(np.sum((basis @ coef - zs) ** 2))
-            if sse < best_sse:
-                best_t, best_sse = float(t0), sse
-    return best_t
+    starts = np.arange(t_lo, t_hi, step)
+    if starts.size == 0:
+        return None
+    # Every (t0, tau) at once, t0-major as the grid is searched: shapes g (K, n). With the
+    # constant, the least-squares A is cov(g, z) / var(g) and b = mean(z) - A mean(g).
+    g = np.concatenate(
+        [ramp_onset_shape(ts[None, :] - starts[:, None], tau)[:, None, :] for tau in ONSET_RAMPS],
+        axis=1,
+    ).reshape(-1, ts.size)
+    gc = g - g.mean(axis=1, keepdims=True)
+    zc = zs - zs.mean()
+    var = np.einsum("kn,kn->k", gc, gc)
+    cov = gc @ zc
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(var > 0, cov / var, 0.0)
+    sse = np.einsum("kn,kn->k", zc - slope[:, None] * gc, zc - slope[:, None] * gc)
+    sse = np.where(slope > 0, sse, np.inf)
+    best = int(np.argmin(sse))
+    if not np.isfinite(sse[best]):
+        return None
+    return float(starts[best // len(ONSET_RAMPS)])
