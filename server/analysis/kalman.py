@@ -13,6 +13,7 @@ measurement (NaN) is a pure prediction step.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,7 +76,7 @@ def rts_smooth(
 def rts_smooth_many(
     t: FloatArray,
     z: FloatArray,
-    qs: list[float] | list[FloatArray],
+    qs: Sequence[float | FloatArray],
     r: float,
     loglik_mask: NDArray[np.bool_] | None = None,
 ) -> list[SmoothedAxis]:
