@@ -122,12 +122,21 @@ async def _start(
     media_storage = await asyncio.to_thread(make_media, settings)
     verifier = (verifier_factory or make_verifier)(settings)
     stack.callback(verifier.close)
-    service = None
+    service = await asyncio.to_thread(_inference_service, settings) if analyze is None else None
+    if service is not None:
+        stack.callback(service.close)
     if analyze is None:
-        service = await asyncio.to_thread(_inference_service, settings)
-        if service is not None:
-            stack.callback(service.close)
-        analyze = PipelineAnalyzer(service)
+        # The jobs' own sessions run single-threaded, in the job's thread, so they inherit its
+        # lower priority: onnxruntime's pool threads would not, and a lift being re-analysed
+        # then delayed the live streams' samples (p99 20 -> 55-60 ms for one stream).
+        job_service = (
+            await asyncio.to_thread(_inference_service, settings, 1)
+            if service is not None
+            else None
+        )
+        if job_service is not None:
+            stack.callback(job_service.close)
+        analyze = PipelineAnalyzer(job_service)
     worker = JobWorker(
         store,
         media_storage,
@@ -183,17 +192,22 @@ def make_verifier(settings: Settings) -> Verifier:
     return LocalVerifier(LocalTokens.from_settings(settings))
 
 
-def _inference_service(settings: Settings) -> Any:
-    """The shared pose service, or None (jobs then fail naming the fix) when models are missing."""
+def _inference_service(settings: Settings, intra_threads: int | None = None) -> Any:
+    """A pose service, or None (jobs then fail naming the fix) when models are missing.
+    intra_threads: onnxruntime threads per run (None: one per core)."""
     from server.pose.service import InferenceService
 
     try:
-        return InferenceService(settings.model_dir, settings.landmark_variant)
+        service = InferenceService(
+            settings.model_dir, settings.landmark_variant, intra_threads=intra_threads
+        )
     except ModelMissingError as exc:
         log.warning(
             "pose models unavailable (%s); uploads will fail until `liftstream models prepare`", exc
         )
         return None
+    service.warm_up()
+    return service
 
 
 class PipelineAnalyzer:

@@ -127,6 +127,12 @@ class InferenceService:
     def providers(self) -> list[str]:
         return self.landmark.providers
 
+    def warm_up(self) -> None:
+        """Run each model once on a blank input: a session's first run allocates its buffers
+        (tens of ms), which should not land on the first frame someone is waiting for."""
+        self.detect(np.zeros((1, *self.detector.image_shape), np.float32))
+        self.landmarks(np.zeros((1, *self.landmark.image_shape), np.float32))
+
     # synchronous batch API -------------------------------------------------------------------
 
     def detect(self, images_224: NDArray[np.float32]) -> list[DetectorRaw]:
