@@ -39,3 +39,30 @@ def test_short_bench_writes_json_and_a_table(
     assert live["frames_sent"] > 0 and live["per_stream"][0]["frames_received"] > 0
     out = capsys.readouterr().out
     assert "analyze:" in out and "bar tracking:" in out and "live (" in out
+
+
+def test_gpu_script_runs_on_the_cpu_provider_and_refuses_to_pass_it_off_as_cuda(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bench/gpu.py is run on a GPU machine only; here its CPU mode keeps it working."""
+    cache = real_cache_or_skip("pose_landmark_lite")
+    import json
+
+    from bench import gpu
+    from server.pose.runtime import CUDA
+
+    out = tmp_path / "gpu.json"
+    argv = ["--provider", "cpu", "--variants", "lite", "--batches", "1,2", "--runs", "3"]
+    assert gpu.main([*argv, "--model-dir", str(cache.model_dir), "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["batch"] for r in rows] == [1, 2]
+    for r in rows:
+        assert r["provider"] == "CPUExecutionProvider" and r["images_per_s"] > 0
+        assert r["run_p99_ms"] >= r["run_p50_ms"] > 0
+        assert r["streams_at_30fps"] >= 0
+    assert "streams@30fps" in capsys.readouterr().out
+    import onnxruntime
+
+    if CUDA not in onnxruntime.get_available_providers():
+        with pytest.raises(SystemExit, match="CUDAExecutionProvider is not available"):
+            gpu.main(["--variants", "lite", "--batches", "1", "--runs", "1", "--out", str(out)])
