@@ -76,13 +76,18 @@ def serve(
         token = LocalTokens.from_settings(Settings(data_dir=data_dir)).mint("ana", plan="pro")
         yield Server(url, proc, data_dir, {"Authorization": f"Bearer {token}"}, log_path)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 30)
         log.close()
+
+
+def stop_process(proc: subprocess.Popen[bytes], grace_s: float) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited after grace_s seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def wait_for_job(server: Server, session_id: str, timeout_s: float = 120) -> str:

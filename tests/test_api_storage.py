@@ -32,6 +32,7 @@ from server.store.models import Base
 from tests import api_support
 from tests.api_support import Api, FakeAnalyzer, FakeCoach, fake_render_demo, make_settings
 from tests.pg_server import free_port
+from tests.serve_support import stop_process
 
 api = api_support.api
 database_url = api_support.database_url
@@ -179,12 +180,7 @@ def storage_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 time.sleep(0.1)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 10)
 
 
 @pytest.fixture
