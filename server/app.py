@@ -122,20 +122,17 @@ async def _start(
     media_storage = await asyncio.to_thread(make_media, settings)
     verifier = (verifier_factory or make_verifier)(settings)
     stack.callback(verifier.close)
-    service = await asyncio.to_thread(_inference_service, settings) if analyze is None else None
-    if service is not None:
-        stack.callback(service.close)
+    service = job_service = None
     if analyze is None:
+        service = await asyncio.to_thread(_inference_service, settings)
         # The jobs' own sessions run single-threaded, in the job's thread, so they inherit its
-        # lower priority: onnxruntime's pool threads would not, and a lift being re-analysed
-        # then delayed the live streams' samples (p99 20 -> 55-60 ms for one stream).
-        job_service = (
-            await asyncio.to_thread(_inference_service, settings, 1)
-            if service is not None
-            else None
-        )
-        if job_service is not None:
-            stack.callback(job_service.close)
+        # lower priority (onnxruntime's pool threads would not): a lift being re-analysed then
+        # delays the live streams' samples less (one stream's p99 58-70 -> 48-70 ms here).
+        if service is not None:
+            job_service = await asyncio.to_thread(_inference_service, settings, 1)
+        for owned in (service, job_service):
+            if owned is not None:
+                stack.callback(owned.close)
         analyze = PipelineAnalyzer(job_service)
     worker = JobWorker(
         store,

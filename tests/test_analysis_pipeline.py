@@ -259,10 +259,11 @@ def test_real_side_snatch_is_one_plausible_lift(
             SIDE_SNATCHES[1],
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="measured 0.94 on 2026-12-01: the near plate stands nearer the camera than "
-                "the lifter (its floor contact is about 28 px lower in the picture than the "
-                "lifter's feet), so at this close range the bar's heights look larger against "
-                "the body; the scale is not corrected for that depth yet",
+                reason="measured 0.94 on 2026-12-02: the lifter's height read from the clip "
+                "(nose to ankle over 0.89, in the plate's scale) is 1.27 m, implausibly short; the "
+                "near plate stands nearer the camera than the lifter (its floor contact 36 px "
+                "lower than the feet), but a ground-plane depth correction (level camera) gives "
+                "0.84 here and pushes the other snatch out to 0.875, so none is applied",
             ),
         ),
     ],

@@ -18,15 +18,17 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import httpx
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
+from sqlalchemy.engine import Engine
 from starlette.testclient import TestClient
 
 from server.app import MEDIA_SECRET, create_app
 from server.auth.keys import read_or_create_secret
 from server.auth.local import LocalTokens
-from server.store.db import make_engine, migrate
+from server.store.db import alembic_config, make_engine, migrate
 from server.store.media import UrlSigner
 from server.store.models import Base
 from tests import api_support
@@ -45,27 +47,26 @@ TABLES = {"users", "sessions", "threads", "messages"}
 # migrations --------------------------------------------------------------------------------------
 
 
+def _schema_diff(engine: Engine) -> list[Any]:
+    """What Alembic's autogenerate would change to make the database match the models."""
+    with engine.connect() as connection:
+        return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+
+
 def test_migrations_build_the_models_schema_and_go_down_and_up_again(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
         migrate(engine)
-        with engine.connect() as connection:
-            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-        assert diff == [], diff
+        assert _schema_diff(engine) == []
         assert set(inspect(engine).get_table_names()) >= TABLES
         migrate(engine)  # a second upgrade is a no-op
-        from alembic import command
-
-        from server.store.db import alembic_config
-
         cfg = alembic_config()
         with engine.begin() as connection:
             cfg.attributes["connection"] = connection
             command.downgrade(cfg, "base")
         assert not TABLES & set(inspect(engine).get_table_names())
         migrate(engine)
-        with engine.connect() as connection:
-            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        assert _schema_diff(engine) == []
     finally:
         engine.dispose()
 

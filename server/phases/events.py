@@ -134,7 +134,8 @@ def onset_fit(
     cov = gc @ zc
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = np.where(var > 0, cov / var, 0.0)
-    sse = np.einsum("kn,kn->k", zc - slope[:, None] * gc, zc - slope[:, None] * gc)
+    residual = zc - slope[:, None] * gc
+    sse = np.einsum("kn,kn->k", residual, residual)
     sse = np.where(slope > 0, sse, np.inf)
     best = int(np.argmin(sse))
     if not np.isfinite(sse[best]):
