@@ -71,11 +71,7 @@ def test_synthetic_lift_matches_ground_truth(
     assert abs(lift["max_bar_height"]["value"] - traj.params["max_height"]) <= 0.010
     tolerance = (1.0 if fps >= 60 else 2.0) / fps
     for event in EVENTS:
-        # Lift-off is a smooth start (the acceleration ramps up from zero over ~60 ms, so the
-        # first frames move the bar by hundredths of a pixel): it is found up to ~20 ms late,
-        # 1.5 frames at 60 fps. The other events are held to the bound.
-        bound = max(tolerance, 0.021) if event == "lift_off" else tolerance
-        assert abs(lift["events"][event] - traj.events[event]) <= bound, event
+        assert abs(lift["events"][event] - traj.events[event]) <= tolerance, event
     assert doc["analysis"]["lifts_found"] == 1
     # The document: one value per timestamp, phases in order and contiguous, key frames on disk.
     for group in ("key_metrics", "body_positioning", "joint_angles", "barbell_positioning"):
