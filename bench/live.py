@@ -268,24 +268,47 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _family(pid: int) -> list[int]:
+    """pid and its descendants (Linux /proc): the server and its jobs' analysis processes."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            try:
+                todo.extend(int(c) for c in task.read_text().split())
+            except (OSError, ValueError):
+                continue
+    return out
+
+
 def _vm_hwm_mib(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    """Peak resident memory of the server and its analysis processes, MiB: the sum of each
+    one's high-water mark (VmHWM), an upper bound of their peak together."""
+    total = None
+    for p in _family(pid):
+        try:
+            lines = Path(f"/proc/{p}/status").read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
             if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024.0, 1)
-    except OSError:
-        return None
-    return None
+                total = (total or 0.0) + int(line.split()[1]) / 1024.0
+    return None if total is None else round(total, 1)
 
 
 def _cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds of a process so far (Linux /proc), None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    # after the command name: state is field 3, utime and stime are fields 14 and 15
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds so far of the server and its analysis processes (Linux /proc),
+    None elsewhere."""
+    total = None
+    for p in _family(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after the command name: state is field 3, utime and stime are fields 14 and 15
+        total = (total or 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 @contextlib.contextmanager

@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from server.analysis.process import ProcessAnalyzer
 from server.api import data, docs, health, media, report, sessions, threads, users
 from server.api.coach import Coach, RulesCoach
 from server.api.context import AppContext
@@ -122,18 +123,19 @@ async def _start(
     media_storage = await asyncio.to_thread(make_media, settings)
     verifier = (verifier_factory or make_verifier)(settings)
     stack.callback(verifier.close)
-    service = job_service = None
+    service = None
     if analyze is None:
         service = await asyncio.to_thread(_inference_service, settings)
-        # The jobs' own sessions run single-threaded, in the job's thread, so they inherit its
-        # lower priority (onnxruntime's pool threads would not): a lift being re-analysed then
-        # delays the live streams' samples less (one stream's p99 58-70 -> 48-70 ms here).
         if service is not None:
-            job_service = await asyncio.to_thread(_inference_service, settings, 1)
-        for owned in (service, job_service):
-            if owned is not None:
-                stack.callback(owned.close)
-        analyze = PipelineAnalyzer(job_service)
+            stack.callback(service.close)
+            # Jobs run in child processes (server.analysis.process): a lift being re-analysed
+            # cannot hold the GIL the live streams' threads need, nor crash the server.
+            jobs = ProcessAnalyzer(settings.model_dir, settings.landmark_variant)
+            await asyncio.to_thread(jobs.start)
+            stack.callback(jobs.close)
+            analyze = jobs
+        else:
+            analyze = PipelineAnalyzer(None)  # every job fails naming the command to run
     worker = JobWorker(
         store,
         media_storage,

@@ -8,7 +8,9 @@
   interrupted runs they fail with a reason instead); the original video is never deleted.
 - Job threads run at a lower CPU priority (nice JOB_NICENESS, Linux): on a busy machine the
   live streams' frames come first and a finalisation or an upload takes longer, rather than the
-  other way round. Threads a job starts (frame decoding, its pose worker) inherit it.
+  other way round. Threads a job starts (frame decoding, its pose worker) inherit it. The real
+  pipeline goes further: its analyses run in child processes at the same niceness
+  (server.analysis.process), so they do not hold the server's GIL either.
 - Stopping asks running jobs to stop at their next progress report and puts them back in the
   queue, so a restart resumes them.
 
