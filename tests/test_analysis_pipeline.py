@@ -255,11 +255,13 @@ def test_real_side_snatch_is_one_plausible_lift(
             SIDE_SNATCHES[1],
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="measured 0.94 on 2026-12-02: the lifter's height read from the clip "
-                "(nose to ankle over 0.89, in the plate's scale) is 1.27 m, implausibly short; the "
-                "near plate stands nearer the camera than the lifter (its floor contact 36 px "
-                "lower than the feet), but a ground-plane depth correction (level camera) gives "
-                "0.84 here and pushes the other snatch out to 0.875, so none is applied",
+                reason="measured 0.94 on 2026-12-02: the lifter's height is read in the near "
+                "plate's scale (1.27 m), but the lifter stands deeper. The far plate, visible "
+                "behind the bar overhead, is 0.69 of the near one's size by eye (frame 100: "
+                "134 against 194 px), so the lifter's midline is about 1.22x farther from the "
+                "camera than the near plate: 1.55 m and a ratio near 0.77. A far-plate detector "
+                "tried on 2026-12-02 found 0.70 here but also consistent false circles on a squat "
+                "clip, so no depth correction is applied yet",
             ),
         ),
     ],
