@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from server.analysis.process import ProcessAnalyzer
+from server.api.demo import DEMO_OPTIONS
 from server.errors import ModelMissingError, VideoError
 from server.jobs import JobCancelled
 from server.settings import Settings
@@ -20,14 +21,7 @@ from server.synth.clip import RenderOptions, render_clip
 from server.synth.trajectory import make_trajectory
 from tests.pose_model_fixtures import real_cache_or_skip
 
-OPTIONS: dict[str, Any] = {
-    "exercise": "snatch",
-    "barbell_mass_kg": 60.0,
-    "joints": ["hip", "knee"],
-    "plate_diameter_m": 0.45,
-    "units": "metric",
-    "render": False,
-}
+OPTIONS: dict[str, Any] = {**DEMO_OPTIONS, "barbell_mass_kg": 60.0, "render": False}
 
 
 @pytest.fixture(scope="module")
