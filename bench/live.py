@@ -282,33 +282,34 @@ def _family(pid: int) -> list[int]:
     return out
 
 
+def _proc_files(pid: int, name: str) -> list[str]:
+    """/proc/<p>/<name> of the server and of each of its analysis processes still running."""
+    texts = []
+    for p in _family(pid):
+        with contextlib.suppress(OSError):
+            texts.append(Path(f"/proc/{p}/{name}").read_text())
+    return texts
+
+
 def _vm_hwm_mib(pid: int) -> float | None:
     """Peak resident memory of the server and its analysis processes, MiB: the sum of each
     one's high-water mark (VmHWM), an upper bound of their peak together."""
-    total = None
-    for p in _family(pid):
-        try:
-            lines = Path(f"/proc/{p}/status").read_text().splitlines()
-        except OSError:
-            continue
-        for line in lines:
-            if line.startswith("VmHWM:"):
-                total = (total or 0.0) + int(line.split()[1]) / 1024.0
-    return None if total is None else round(total, 1)
+    peaks = [
+        int(line.split()[1]) / 1024.0
+        for text in _proc_files(pid, "status")
+        for line in text.splitlines()
+        if line.startswith("VmHWM:")
+    ]
+    return round(sum(peaks), 1) if peaks else None
 
 
 def _cpu_s(pid: int) -> float | None:
     """User + system CPU seconds so far of the server and its analysis processes (Linux /proc),
     None elsewhere."""
-    total = None
-    for p in _family(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        # after the command name: state is field 3, utime and stime are fields 14 and 15
-        total = (total or 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    stats = [text.rsplit(")", 1)[1].split() for text in _proc_files(pid, "stat")]
+    # after the command name: state is field 3, utime and stime are fields 14 and 15
+    ticks = [int(f[11]) + int(f[12]) for f in stats]
+    return sum(ticks) / os.sysconf("SC_CLK_TCK") if ticks else None
 
 
 @contextlib.contextmanager

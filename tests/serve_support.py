@@ -63,21 +63,37 @@ def serve(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log_path.read_text()
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "serve did not answer within 60 s"
-            time.sleep(0.2)
+        wait_until_answering(proc, f"{url}/healthz", log_path, 60, status=200)
         token = LocalTokens.from_settings(Settings(data_dir=data_dir)).mint("ana", plan="pro")
         yield Server(url, proc, data_dir, {"Authorization": f"Bearer {token}"}, log_path)
     finally:
         stop_process(proc, 30)
         log.close()
+
+
+def wait_until_answering(
+    proc: subprocess.Popen[bytes],
+    url: str,
+    log_path: Path,
+    timeout_s: float,
+    *,
+    status: int | None = None,
+) -> None:
+    """Poll `url` until it answers (with `status`, if given) while `proc` runs; fail with the
+    process's log if it exits or timeout_s passes first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert proc.poll() is None, log_path.read_text()
+        try:
+            answer = httpx.get(url, timeout=2)
+            if status is None or answer.status_code == status:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"{url} did not answer in {timeout_s} s: " + (
+            log_path.read_text()
+        )
+        time.sleep(0.1)
 
 
 def stop_process(proc: subprocess.Popen[bytes], grace_s: float) -> None:

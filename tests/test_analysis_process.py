@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import threading
@@ -94,9 +95,9 @@ def test_a_stopped_or_dead_child_is_replaced(
     def kill_once(_fraction: float) -> None:
         if not started.is_set():
             started.set()
-            proc = analyzer._busy_pids()
-            pids.extend(proc)
-            os.kill(proc[0], signal.SIGKILL)
+            busy = [int(c.pid) for c in multiprocessing.active_children()]
+            pids.extend(busy)
+            os.kill(busy[0], signal.SIGKILL)
 
     with pytest.raises(RuntimeError, match="analysis process stopped"):
         analyzer(path, OPTIONS, _out(tmp_path, "b"), kill_once)

@@ -34,7 +34,7 @@ from server.store.models import Base
 from tests import api_support
 from tests.api_support import Api, FakeAnalyzer, FakeCoach, fake_render_demo, make_settings
 from tests.pg_server import free_port
-from tests.serve_support import stop_process
+from tests.serve_support import stop_process, wait_until_answering
 
 api = api_support.api
 database_url = api_support.database_url
@@ -170,15 +170,7 @@ def storage_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                httpx.get(f"{url}/storage/v1/b", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
+        wait_until_answering(proc, f"{url}/storage/v1/b", log, 30)
         yield url
     finally:
         stop_process(proc, 10)

@@ -28,18 +28,16 @@ import multiprocessing as mp
 import os
 import threading
 import time
-from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from server import errors
 from server.errors import LiftStreamError, ModelMissingError
-from server.jobs import JOB_NICENESS
+from server.jobs import JOB_NICENESS, ProgressFn
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[float], None]
 START_TIMEOUT_S = 120.0  # imports, model loading and warm-up of a child on a slow machine
 PROGRESS_INTERVAL_S = 0.25  # a child reports progress at most this often
 STOP_GRACE_S = 5.0
@@ -58,7 +56,6 @@ class ProcessAnalyzer:
         self._args = (str(model_dir), variant, intra_threads, niceness)
         self._ctx = mp.get_context("spawn")
         self._idle: list[_Child] = []
-        self._busy: set[_Child] = set()
         self._lock = threading.Lock()
         self._closed = False
 
@@ -73,27 +70,19 @@ class ProcessAnalyzer:
         self, video: Path, options: dict[str, Any], out_dir: Path, progress: ProgressFn
     ) -> None:
         child = self._take()
-        with self._lock:
-            self._busy.add(child)
         healthy = False
         try:
             error = child.run(video, options, out_dir, progress)
             healthy = True  # it finished the job, or refused it and said why
         finally:
-            with self._lock:
-                self._busy.discard(child)
-                keep = healthy and not self._closed
-                if keep:
+            keep = healthy and not self._closed
+            if keep:
+                with self._lock:
                     self._idle.append(child)
             if not keep:
                 child.stop()
         if error is not None:
             raise error
-
-    def _busy_pids(self) -> list[int]:
-        """Process ids of the children running a job now."""
-        with self._lock:
-            return [int(c.proc.pid) for c in self._busy]
 
     def close(self) -> None:
         self._closed = True
