@@ -285,6 +285,24 @@ def test_written_mp4_is_streamable_h264_with_the_given_times(tmp_path: Path) -> 
     assert [background_index(f.rgb) for f in frames] == list(range(len(ts)))
 
 
+def test_written_colours_decode_as_they_were_given(tmp_path: Path) -> None:
+    """The writer's RGB -> yuv420p conversion keeps colours (channel order, range, matrix)."""
+    rng = np.random.default_rng(3)
+    height, width = 64, 96
+    # Flat colour blocks (chroma is subsampled 2x2, so no single-pixel colour detail).
+    blocks = rng.integers(16, 240, size=(height // 8, width // 8, 3), dtype=np.uint8)
+    rgb = np.ascontiguousarray(np.repeat(np.repeat(blocks, 8, axis=0), 8, axis=1))
+    out = tmp_path / "colours.mp4"
+    with H264Writer(out, width, height, 30, crf=0) as writer:
+        writer.write(rgb, 0.0)
+    decoded = next(iter(read_frames(out))).rgb.astype(np.int16)
+    inner = (slice(2, -2), slice(2, -2))  # away from block edges
+    diff = np.abs(decoded - rgb.astype(np.int16))
+    per_block = diff.reshape(height // 8, 8, width // 8, 8, 3)[:, inner[0], :, inner[1], :]
+    assert float(per_block.mean()) < 2.0
+    assert int(np.percentile(per_block, 99)) <= 6
+
+
 def test_odd_sizes_are_padded_to_even(tmp_path: Path) -> None:
     out = tmp_path / "odd.mp4"
     _write(out, [0.0, 0.04, 0.08], width=47, height=33)
