@@ -39,9 +39,10 @@ class H264Writer:
     width, height: the size of the frames passed to write() (pixels); odd sizes are padded by one
     row/column of edge pixels because yuv420p needs even ones. fps: the nominal rate for the rate
     control and the container header; the timestamps given to write() decide the real timing.
-    preset: x264 speed preset. Measured at 720p on a busy 2-core machine: ultrafast 5.7 ms/frame (with the
-    encoder converting rgb24; 3.4-3.6 from I420), superfast 16.6, veryfast 19.1. Rendering shares the real-time budget with the analysis, so the
-    default is ultrafast (no B-frames or CABAC, which every browser also decodes).
+    preset: x264 speed preset. Measured at 720p on a busy 2-core machine: ultrafast 5.7 ms/frame
+    (the encoder converting rgb24; 3.4-3.6 from I420), superfast 16.6, veryfast 19.1. Rendering
+    shares the real-time budget with the analysis, so the default is ultrafast (no B-frames or
+    CABAC, which every browser also decodes).
     crf: x264 constant rate factor (lower is better). 26 with ultrafast gives about 2.4 Mbit/s and
     38 dB PSNR at 720p30, close to superfast at crf 23 in quality, for a third of the encode time.
     """
