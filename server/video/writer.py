@@ -132,7 +132,7 @@ class H264Writer:
         self._last_pts = pts
         # OpenCV's RGB -> I420 (BT.601, limited range like swscale's) is faster than handing the
         # encoder rgb24 for swscale to convert (see `preset` above), and as close to the source.
-        yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
+        yuv = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), np.uint8)
         frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         frame.pts = pts
         frame.time_base = self._time_base
