@@ -107,7 +107,7 @@ def cli_serve(settings: Settings, args: argparse.Namespace) -> int:
         settings = replace(settings, host="0.0.0.0")
     if (args.cert is None) != (args.key is None):
         raise InvalidInputError("--cert and --key go together")
-    app = create_app(settings)
+    app = create_app(settings, freeze_gc=True)
     tls: dict[str, str] = {}
     if args.https:
         if args.cert:
