@@ -28,6 +28,7 @@ from server.render.annotate import (
 from server.render.keyframes import KeyframePicker, boundary_times, write_jpeg
 from server.render.video import build_overlays, render_session
 from server.video.reader import read_frames
+from server.video.writer import H264Writer
 from tests.video_helpers import background_index, decoded_times, make_clip, top_level_atoms
 
 
@@ -278,6 +279,29 @@ def test_render_session_writes_video_and_key_frames(tmp_path: Path) -> None:
         assert jpeg.shape == (240, 320, 3)
         assert background_index(jpeg) == index
     assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) > 10
+
+
+def test_an_encoder_error_mid_render_is_raised_and_leaves_no_video(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The frames are encoded on a thread of their own: its error still reaches the caller, and
+    the writer's atomic close leaves nothing that looks like a result."""
+    clip, _ = _session_clip(tmp_path)
+    real_write = H264Writer.write
+    written: list[float] = []
+
+    def failing_write(self: H264Writer, rgb: NDArray[np.uint8], t: float) -> None:
+        if len(written) == 12:
+            raise RuntimeError("disk full")
+        written.append(t)
+        real_write(self, rgb, t)
+
+    monkeypatch.setattr(H264Writer, "write", failing_write)
+    out = tmp_path / "session" / "annotated.mp4"
+    with pytest.raises(RuntimeError, match="disk full"):
+        render_session(clip, [Overlay(legend=())], out)
+    assert len(written) == 12 and written == sorted(written)
+    assert not out.exists() and list(out.parent.glob("*")) == []
 
 
 def test_render_key_frames_only_and_hold_last_overlay(tmp_path: Path) -> None:

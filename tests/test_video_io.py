@@ -74,6 +74,22 @@ def test_duplicated_frames_are_flagged_exactly(tmp_path: Path) -> None:
     assert any("3 of 30 frames repeat" in w for w in warnings)
 
 
+def test_reader_without_the_repeat_check_still_times_frames_and_finds_gaps(
+    tmp_path: Path,
+) -> None:
+    ts = [i / 30 for i in range(30) if i != 14]
+    content = list(range(29))
+    content[6] = content[5]  # a repeat the unchecked reader does not look for
+    path = make_clip(tmp_path / "gap.mp4", ts, content=content)
+    with VideoReader(path, check_repeats=False) as reader:
+        frames = list(reader)
+        warnings = reader.timing_warnings()
+    assert [f.index for f in frames] == list(range(29))
+    np.testing.assert_allclose([f.t for f in frames], ts, atol=1e-4)
+    assert not any(f.duplicate or f.grey is not None or f.change is not None for f in frames)
+    assert len(warnings) == 1 and "1 gap(s)" in warnings[0]
+
+
 def test_dropped_frame_shows_as_a_gap(tmp_path: Path) -> None:
     ts = [i / 30 for i in range(30) if i != 14]
     path = make_clip(tmp_path / "gap.mp4", ts)

@@ -182,7 +182,7 @@ def measure_clip(
             sample = tracker.step(frame.t, rgb, wrists(last_pose))
             fit = tracker.last_fit
             exclude = _exclusions(last_pose, sample.center, sample.radius)
-            transform = camera.step(frame.grey, exclude)
+            transform = camera.step(frame.rgb if frame.grey is None else frame.grey, exclude)
             if pose is None:
                 current = None
             elif pending is None:
