@@ -144,6 +144,7 @@ def _pose_rows(
             "size": mine["size"],
             "frames": mine["frames"],
             "ours_ms": mine["ms_per_frame"],
+            "ours_passes_ms": mine.get("passes_ms_per_frame"),
             "ours_p50_ms": mine["p50_ms"],
             "ours_found": mine["pose_found"],
             "ours_detector_runs": mine["detector_runs"],
@@ -158,6 +159,7 @@ def _pose_rows(
             peer_points = np.load(tmp / f"mediapipe-{variant}-{i}.npy")
             row.update(
                 mediapipe_ms=theirs["ms_per_frame"],
+                mediapipe_passes_ms=theirs.get("passes_ms_per_frame"),
                 mediapipe_p50_ms=theirs["p50_ms"],
                 mediapipe_found=theirs["pose_found"],
                 ratio=ratio(mine["ms_per_frame"], theirs["ms_per_frame"]),
@@ -184,6 +186,7 @@ def _pipeline_rows(
             "clip": r["clip"],
             "frames": r["frames"],
             "ours_pipeline_fps": r["fps"],
+            "ours_pipeline_passes_fps": r.get("passes_fps"),
             "ours_pose_only_fps": round(1000.0 / pose_ms[r["clip"]], 2)
             if r["clip"] in pose_ms
             else None,
