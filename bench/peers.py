@@ -28,8 +28,9 @@ POSE_CLIPS = {
     "clean_side_pathoverlay_andymarlon.mp4": "clean",
 }
 WORKER_TIMEOUT_S = 1800
-# Timed runs of each clip per side in a full run; the median is reported. Single runs on this
-# 2-core machine moved by up to 20 % between full runs (a ratio of 0.95 one run, 1.17 the next).
+# Timed runs of each clip per side in a full run, interleaved between the sides; the median is
+# reported. Single runs on this 2-core machine moved by up to 20 % between full runs (a ratio of
+# 0.95 one run, 1.17 the next).
 PASSES = 3
 
 
@@ -65,6 +66,24 @@ def _synthetic_pose_clip(tmp: Path, short: bool) -> tuple[str, Path, str]:
     return f"synthetic snatch {size[1]}p30 (no person)", path, "snatch"
 
 
+def merge_passes(results: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """One worker result from several passes of the same task: per clip, the pass with the median
+    `key`, with every pass's value in `passes_<key>`; the highest peak memory; the first error."""
+    for result in results:
+        if "error" in result:
+            return result
+    merged = dict(results[0])
+    merged["peak_rss_mib"] = max((r.get("peak_rss_mib") or 0) for r in results) or None
+    rows = []
+    for i, _ in enumerate(results[0]["rows"]):
+        of_clip = [r["rows"][i] for r in results]
+        values = [row[key] for row in of_clip]
+        median = of_clip[sorted(range(len(values)), key=values.__getitem__)[(len(values) - 1) // 2]]
+        rows.append({**median, f"passes_{key}": values})
+    merged["rows"] = rows
+    return merged
+
+
 def _pose(
     python_ours: str,
     python_peer: str | None,
@@ -83,34 +102,47 @@ def _pose(
     pipe_rows: list[dict[str, Any]] = []
     memory: list[dict[str, Any]] = []
     for variant in variants:
-        common = {"variant": variant, "stores": store_json, "out": str(tmp), "passes": passes}
-        ours = worker(
-            python_ours,
-            {"task": "pose-ours", "model_dir": str(model_dir), **common},
-            tmp,
-            f"pose-ours-{variant}",
-        )
-        peer = (
-            worker(
-                python_peer, {"task": "pose-mediapipe", **common}, tmp, f"pose-mediapipe-{variant}"
+        common = {"variant": variant, "stores": store_json, "out": str(tmp), "passes": 1}
+        # The passes interleave (ours, mediapipe, our pipeline, then again), each in a fresh
+        # process: this machine's speed drifts by 20 % within a minute, and a drift then touches
+        # every side alike instead of one side's whole run.
+        runs: dict[str, list[dict[str, Any]]] = {"ours": [], "peer": [], "pipe": []}
+        for n in range(passes):
+            runs["ours"].append(
+                worker(
+                    python_ours,
+                    {"task": "pose-ours", "model_dir": str(model_dir), **common},
+                    tmp,
+                    f"pose-ours-{variant}-{n}",
+                )
             )
-            if python_peer
-            else None
-        )
-        pipe = None
-        if pipeline:
-            pipe = worker(
-                python_ours,
-                {
-                    "task": "pipeline",
-                    "model_dir": str(model_dir),
-                    "variant": variant,
-                    "clips": [[n, str(p), e] for n, p, e in clips],
-                    "passes": passes,
-                },
-                tmp,
-                f"pipeline-{variant}",
-            )
+            if python_peer:
+                runs["peer"].append(
+                    worker(
+                        python_peer,
+                        {"task": "pose-mediapipe", **common},
+                        tmp,
+                        f"pose-mediapipe-{variant}-{n}",
+                    )
+                )
+            if pipeline:
+                runs["pipe"].append(
+                    worker(
+                        python_ours,
+                        {
+                            "task": "pipeline",
+                            "model_dir": str(model_dir),
+                            "variant": variant,
+                            "clips": [[name, str(p), e] for name, p, e in clips],
+                            "passes": 1,
+                        },
+                        tmp,
+                        f"pipeline-{variant}-{n}",
+                    )
+                )
+        ours = merge_passes(runs["ours"], "ms_per_frame")
+        peer = merge_passes(runs["peer"], "ms_per_frame") if runs["peer"] else None
+        pipe = merge_passes(runs["pipe"], "fps") if runs["pipe"] else None
         for label, res in (("ours pose", ours), ("mediapipe pose", peer), ("ours pipeline", pipe)):
             if res is not None:
                 memory.append(

@@ -135,3 +135,29 @@ def test_live_summary_counts_rates_and_latency() -> None:
     assert row["server_latency_p99_ms"] == 9.0 and row["server_processing_p50_ms"] == 4.0
     (stream,) = row["per_stream"]
     assert stream["lift_summaries"] == 1 and stream["unmatched_samples"] == 0
+
+
+def test_merge_passes_keeps_each_clips_median_pass_and_every_value() -> None:
+    from bench.peers import merge_passes
+
+    passes = [
+        {
+            "rows": [{"clip": "a", "fps": 30.0, "x": 1}, {"clip": "b", "fps": 5.0}],
+            "peak_rss_mib": 10,
+        },
+        {
+            "rows": [{"clip": "a", "fps": 10.0, "x": 2}, {"clip": "b", "fps": 7.0}],
+            "peak_rss_mib": 12,
+        },
+        {
+            "rows": [{"clip": "a", "fps": 20.0, "x": 3}, {"clip": "b", "fps": 6.0}],
+            "peak_rss_mib": 11,
+        },
+    ]
+    merged = merge_passes(passes, "fps")
+    assert merged["peak_rss_mib"] == 12
+    assert merged["rows"][0] == {"clip": "a", "fps": 20.0, "x": 3, "passes_fps": [30.0, 10.0, 20.0]}
+    assert merged["rows"][1]["fps"] == 6.0 and merged["rows"][1]["passes_fps"] == [5.0, 7.0, 6.0]
+    assert merge_passes([passes[0], {"error": "worker exited 1"}], "fps") == {
+        "error": "worker exited 1"
+    }
