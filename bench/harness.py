@@ -29,6 +29,7 @@ import numpy as np
 from bench.live import run as run_live
 from bench.peers import PASSES, run_peers
 from bench.report import live_lines, peer_lines
+from bench.stats import median_index
 
 REAL_CLIPS = {"snatch_side_competition_wdias.mp4": "snatch"}
 CLIPS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "clips"
@@ -98,7 +99,7 @@ def _analyze_speed(
                     except Exception as exc:  # report, do not stop the run
                         frames, error = info.frame_count, str(exc)
                     walls.append(time.perf_counter() - t0)
-            wall = sorted(walls)[(len(walls) - 1) // 2]
+            wall = walls[median_index(walls)]
             video_s = frames / info.fps if info.fps else info.duration_s
             rows.append(
                 {

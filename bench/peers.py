@@ -19,7 +19,7 @@ import numpy as np
 from bench import bar_peer, pose_peer
 from bench.bench_env import REPO, peer_python
 from bench.frames import FrameStore, decode_to_store
-from bench.stats import finite_or_none, ratio
+from bench.stats import finite_or_none, median_index, ratio
 
 # Real side-view Olympic lifts of the shared clips (skipped when absent).
 POSE_CLIPS = {
@@ -75,11 +75,10 @@ def merge_passes(results: list[dict[str, Any]], key: str) -> dict[str, Any]:
     merged = dict(results[0])
     merged["peak_rss_mib"] = max((r.get("peak_rss_mib") or 0) for r in results) or None
     rows = []
-    for i, _ in enumerate(results[0]["rows"]):
+    for i in range(len(results[0]["rows"])):
         of_clip = [r["rows"][i] for r in results]
         values = [row[key] for row in of_clip]
-        median = of_clip[sorted(range(len(values)), key=values.__getitem__)[(len(values) - 1) // 2]]
-        rows.append({**median, f"passes_{key}": values})
+        rows.append({**of_clip[median_index(values)], f"passes_{key}": values})
     merged["rows"] = rows
     return merged
 
@@ -102,7 +101,7 @@ def _pose(
     pipe_rows: list[dict[str, Any]] = []
     memory: list[dict[str, Any]] = []
     for variant in variants:
-        common = {"variant": variant, "stores": store_json, "out": str(tmp), "passes": 1}
+        common = {"variant": variant, "stores": store_json, "out": str(tmp)}
         # The passes interleave (ours, mediapipe, our pipeline, then again), each in a fresh
         # process: this machine's speed drifts by 20 % within a minute, and a drift then touches
         # every side alike instead of one side's whole run.
@@ -134,7 +133,6 @@ def _pose(
                             "model_dir": str(model_dir),
                             "variant": variant,
                             "clips": [[name, str(p), e] for name, p, e in clips],
-                            "passes": 1,
                         },
                         tmp,
                         f"pipeline-{variant}-{n}",

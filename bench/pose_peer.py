@@ -5,10 +5,7 @@ Ours: `PoseTracker` over an `InferenceService` (ONNX Runtime, CPU provider here)
 static_image_mode=False (also video mode, its C++ graph and TFLite/XNNPACK runtime) and the
 model_complexity of the same landmark variant: both load the same BlazePose weights (the tflite
 files our converter reads). Each clip gets a fresh tracker / Pose after one warm-up frame on a
-throwaway one, so first-run set-up is not counted; every frame of the clip is timed. With
-passes > 1 each clip is run that many times (a fresh tracker / Pose each time) and the pass with
-the median mean time is reported, with every pass's mean beside it: one pass on this noisy 2-core
-machine can be 20 % off.
+throwaway one, so first-run set-up is not counted; every frame of the clip is timed.
 
 Each function runs inside a worker process (bench/worker.py) and returns builtins for JSON; the
 per-frame keypoints go to an .npy file (NaN where no pose) so the harness can compare the two.
@@ -32,11 +29,8 @@ MODEL_COMPLEXITY = {"lite": 0, "full": 1, "heavy": 2}
 LANDMARKS = 33
 
 
-def _row(store: FrameStore, passes: list[list[float]], found: int) -> dict[str, Any]:
-    """passes: per pass, each frame's seconds. The row is the pass with the median mean."""
-    means = [float(np.mean(p)) for p in passes]
-    median = passes[int(np.argsort(means)[(len(means) - 1) // 2])]
-    spread = Spread.of_seconds(median)
+def _row(store: FrameStore, seconds: list[float], found: int) -> dict[str, Any]:
+    spread = Spread.of_seconds(seconds)
     return {
         "clip": store.name,
         "size": f"{store.size[0]}x{store.size[1]}",
@@ -44,15 +38,14 @@ def _row(store: FrameStore, passes: list[list[float]], found: int) -> dict[str, 
         "ms_per_frame": round(spread.mean_ms, 2),
         "p50_ms": round(spread.p50_ms, 2),
         "p90_ms": round(spread.p90_ms, 2),
-        "passes_ms_per_frame": [round(1000.0 * m, 2) for m in means],
         "pose_found": round(found / max(1, store.frames), 3),
     }
 
 
 def ours(
-    model_dir: Path, variant: str, stores: list[FrameStore], out: Path, passes: int = 1
+    model_dir: Path, variant: str, stores: list[FrameStore], out: Path
 ) -> list[dict[str, Any]]:
-    """Our pose path on each store; keypoints (first pass) to out/ours-<variant>-<i>.npy."""
+    """Our pose path on each store; keypoints to out/ours-<variant>-<i>.npy."""
     from server.pose.service import InferenceService
     from server.pose.tracker import PoseTracker
 
@@ -61,20 +54,17 @@ def ours(
         for i, store in enumerate(stores):
             _, first = next(iter(store))
             PoseTracker(service).step(first)  # warm-up: first runs of both models
+            tracker = PoseTracker(service)
+            seconds: list[float] = []
             points = np.full((store.frames, LANDMARKS, 2), np.nan, np.float32)
-            timings: list[list[float]] = []
-            for n in range(passes):
-                tracker = PoseTracker(service)
-                seconds: list[float] = []
-                for k, (_, rgb) in enumerate(store):
-                    t0 = time.perf_counter()
-                    pose = tracker.step(rgb)
-                    seconds.append(time.perf_counter() - t0)
-                    if pose is not None and n == 0:
-                        points[k] = pose.keypoints
-                timings.append(seconds)
+            for k, (_, rgb) in enumerate(store):
+                t0 = time.perf_counter()
+                pose = tracker.step(rgb)
+                seconds.append(time.perf_counter() - t0)
+                if pose is not None:
+                    points[k] = pose.keypoints
             np.save(out / f"ours-{variant}-{i}.npy", points)
-            row = _row(store, timings, int(np.isfinite(points[:, 0, 0]).sum()))
+            row = _row(store, seconds, int(np.isfinite(points[:, 0, 0]).sum()))
             row.update(detector_runs=tracker.detector_runs, landmark_runs=tracker.landmark_runs)
             rows.append(row)
     return rows
@@ -87,10 +77,8 @@ def _mediapipe_points(result: Any, size: tuple[int, int]) -> NDArray[np.float32]
     return np.array([[p.x * w, p.y * h] for p in result.pose_landmarks.landmark], np.float32)
 
 
-def mediapipe(
-    variant: str, stores: list[FrameStore], out: Path, passes: int = 1
-) -> list[dict[str, Any]]:
-    """mediapipe Pose on each store; keypoints (first pass) to out/mediapipe-<variant>-<i>.npy."""
+def mediapipe(variant: str, stores: list[FrameStore], out: Path) -> list[dict[str, Any]]:
+    """mediapipe Pose on each store; keypoints to out/mediapipe-<variant>-<i>.npy."""
     from mediapipe.python.solutions.pose import Pose
 
     complexity = MODEL_COMPLEXITY[variant]
@@ -99,21 +87,18 @@ def mediapipe(
         _, first = next(iter(store))
         with Pose(static_image_mode=False, model_complexity=complexity) as warm:
             warm.process(first)
+        seconds: list[float] = []
         points = np.full((store.frames, LANDMARKS, 2), np.nan, np.float32)
-        timings: list[list[float]] = []
-        for n in range(passes):
-            seconds: list[float] = []
-            with Pose(static_image_mode=False, model_complexity=complexity) as pose:
-                for k, (_, rgb) in enumerate(store):
-                    t0 = time.perf_counter()
-                    result = pose.process(rgb)
-                    seconds.append(time.perf_counter() - t0)
-                    found = _mediapipe_points(result, store.size)
-                    if found is not None and n == 0:
-                        points[k] = found
-            timings.append(seconds)
+        with Pose(static_image_mode=False, model_complexity=complexity) as pose:
+            for k, (_, rgb) in enumerate(store):
+                t0 = time.perf_counter()
+                result = pose.process(rgb)
+                seconds.append(time.perf_counter() - t0)
+                found = _mediapipe_points(result, store.size)
+                if found is not None:
+                    points[k] = found
         np.save(out / f"mediapipe-{variant}-{i}.npy", points)
-        rows.append(_row(store, timings, int(np.isfinite(points[:, 0, 0]).sum())))
+        rows.append(_row(store, seconds, int(np.isfinite(points[:, 0, 0]).sum())))
     return rows
 
 
@@ -128,13 +113,12 @@ def agreement_px(ours_points: NDArray[np.float32], peer_points: NDArray[np.float
 
 
 def pipeline(
-    model_dir: Path, variant: str, clips: list[tuple[str, Path, str]], passes: int = 1
+    model_dir: Path, variant: str, clips: list[tuple[str, Path, str]]
 ) -> list[dict[str, Any]]:
     """Whole offline pipeline without rendering: measure_clip (decode, pose, plate, camera
     motion) then analyze_measurements (calibration, smoothing, phases, document). decode_ms: a
     separate decode-only pass of the same clip, the part of the pipeline the peers' figures
-    (taken on decoded frames) leave out. passes: runs per clip; the median run is reported, with
-    every run's fps beside it."""
+    (taken on decoded frames) leave out."""
     from server.analysis.measure import measure_clip
     from server.analysis.pipeline import AnalysisOptions, analyze_measurements
     from server.errors import LiftStreamError
@@ -151,30 +135,24 @@ def pipeline(
             with VideoReader(path, max_side=MAX_SIDE) as reader:
                 decoded = sum(1 for _ in reader)
             decode_ms = 1000.0 * (time.perf_counter() - t0) / max(1, decoded)
-            runs: list[dict[str, Any]] = []
-            fps: list[float] = []
-            for _ in range(passes):
-                t0 = time.perf_counter()
-                m = measure_clip(path, pose=PoseTracker(service), max_side=MAX_SIDE)
-                t1 = time.perf_counter()
-                error = None
-                try:
-                    analyze_measurements(m, AnalysisOptions(exercise=exercise, render=False))
-                except LiftStreamError as exc:  # reported, the speed still counts
-                    error = str(exc)
-                t2 = time.perf_counter()
-                fps.append(round(m.frames / (t2 - t0), 2))
-                runs.append(
-                    {
-                        "clip": name,
-                        "frames": m.frames,
-                        "measure_s": round(t1 - t0, 3),
-                        "analyze_s": round(t2 - t1, 3),
-                        "decode_ms": round(decode_ms, 2),
-                        "fps": fps[-1],
-                        **({"error": error} if error else {}),
-                    }
-                )
-            median = runs[int(np.argsort(fps)[(len(fps) - 1) // 2])]
-            rows.append({**median, "passes_fps": fps})
+            t0 = time.perf_counter()
+            m = measure_clip(path, pose=PoseTracker(service), max_side=MAX_SIDE)
+            t1 = time.perf_counter()
+            error = None
+            try:
+                analyze_measurements(m, AnalysisOptions(exercise=exercise, render=False))
+            except LiftStreamError as exc:  # reported, the speed still counts
+                error = str(exc)
+            t2 = time.perf_counter()
+            rows.append(
+                {
+                    "clip": name,
+                    "frames": m.frames,
+                    "measure_s": round(t1 - t0, 3),
+                    "analyze_s": round(t2 - t1, 3),
+                    "decode_ms": round(decode_ms, 2),
+                    "fps": round(m.frames / (t2 - t0), 2),
+                    **({"error": error} if error else {}),
+                }
+            )
     return rows

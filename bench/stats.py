@@ -65,6 +65,14 @@ def rmse(errors: ArrayLike) -> float:
     return float(np.sqrt(np.mean(e**2))) if e.size else math.nan
 
 
+def median_index(values: Sequence[float]) -> int:
+    """Index of the median of `values` (the lower one of the middle two for an even count), so a
+    caller can report the whole run that gave it."""
+    if not values:
+        raise ValueError("median of no values")
+    return sorted(range(len(values)), key=values.__getitem__)[(len(values) - 1) // 2]
+
+
 def ratio(ours: float | None, peer: float | None, digits: int = 2) -> float | None:
     """ours / peer, rounded; None when either is missing, not finite, or the peer is zero."""
     if ours is None or peer is None:

@@ -45,16 +45,13 @@ def run(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
     task = spec["task"]
     stores = [FrameStore.from_json(s) for s in spec.get("stores", [])]
-    passes = int(spec.get("passes", 1))
     if task == "pose-ours":
-        return pose_peer.ours(
-            Path(spec["model_dir"]), spec["variant"], stores, Path(spec["out"]), passes
-        )
+        return pose_peer.ours(Path(spec["model_dir"]), spec["variant"], stores, Path(spec["out"]))
     if task == "pose-mediapipe":
-        return pose_peer.mediapipe(spec["variant"], stores, Path(spec["out"]), passes)
+        return pose_peer.mediapipe(spec["variant"], stores, Path(spec["out"]))
     if task == "pipeline":
         clips = [(name, Path(path), exercise) for name, path, exercise in spec["clips"]]
-        return pose_peer.pipeline(Path(spec["model_dir"]), spec["variant"], clips, passes)
+        return pose_peer.pipeline(Path(spec["model_dir"]), spec["variant"], clips)
     if task == "bar":
         truth = [Path(t) for t in spec["truth"]]
         bars = [bar_peer.TruthClip(s, t) for s, t in zip(stores, truth, strict=True)]

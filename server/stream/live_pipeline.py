@@ -9,11 +9,11 @@ plate search uses the hands of the latest finished pose (a frame or two old). Th
 the number the lifter watches, thus waits for the plate search only, not for the pose models
 (about 20-25 ms a frame here, most of a 30 fps frame interval), and a slow pose costs pose
 frames, not bar frames. Started beside the search instead, the pose's threads took the cores
-from it: one stream's p99 latency was 34-49 ms, against 24-33 ms this way (2026-12-02). The scale comes from the running
-median plate radius, and the
-bar's height and velocity are the fixed-lag smoothed estimates of `LiveBarKinematics` (three
-frames back: a pure filter overshoots the velocity peak). The values sent are therefore about
-0.1 s behind the picture; the finalised session re-analyses the recording offline.
+from it: one stream's p99 latency was 34-49 ms, against 24-33 ms this way (2026-12-02). The
+scale comes from the running median plate radius, and the bar's height and velocity are the
+fixed-lag smoothed estimates of `LiveBarKinematics` (three frames back: a pure filter overshoots
+the velocity peak). The values sent are therefore about 0.1 s behind the picture; the finalised
+session re-analyses the recording offline.
 """
 
 from __future__ import annotations
