@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib
 import logging
 import os
 import shutil
@@ -180,7 +181,19 @@ async def _start(
 
     ctx.extras["pose_service"] = service
     attach_stream(ctx)
+    await asyncio.to_thread(_import_live_analysis)
     return ctx
+
+
+def _import_live_analysis() -> None:
+    """Import the live analysis now, off the event loop. Its modules import scipy (through
+    filterpy): 0.7 s here on 2026-12-02, more on a cold disk. Imported by the first stream's
+    `start`, they held the event loop, and with it every connection and request; a stream's
+    first 1.6 s of frames could go unread (CI, 2026-12-02)."""
+    try:
+        importlib.import_module("server.stream.live_pipeline")
+    except ImportError as exc:  # the factory says so to each stream (analysis_unavailable)
+        log.warning("live analysis unavailable: %s", exc)
 
 
 def make_media(settings: Settings) -> MediaStorage:
