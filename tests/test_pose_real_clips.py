@@ -34,13 +34,12 @@ VISIBLE = 0.3  # the analysis's own visibility threshold (server.analysis.angles
 
 # Failures seen on 2026-12-01 and not fixed yet, kept strict so a fix shows up.
 ARUCO_RACK = (
-    "squat in a rack with a large plate hiding the torso: the landmark model stretches the "
-    "skeleton above the lifter (on marked frames 40 and 220 the hips are 0.37 and 0.29 of the "
-    "lifter's height from the marked ones), and in 96 of 810 frames (2026-12-02) a wrist lies "
-    "above the head (y 200-260 px, the lifter's box starts at 320) while the hands hold the bar "
-    "at y 390: the bar was walked out of the rack, never raised above where it first rested, so "
-    "the rule that hides wrists far from a lifted bar does not apply. The person is the lifter, "
-    "the fit is wrong"
+    "squat in a rack with a large plate hiding the torso: the landmark model misplaces the hips "
+    "(on marked frames 40 and 220 they are 0.21 and 0.30 of the lifter's height from the marked "
+    "ones, 2026-12-03), and a wrist lies off the lifter's box in 87 of 810 frames (above the "
+    "nose in 80) while the hands hold the bar at y 390: the bar was walked out of the rack, "
+    "never raised above where it first rested, so the rule that hides wrists far from a lifted "
+    "bar does not apply. The person is the lifter, the fit is wrong"
 )
 KNOWN = {
     "annotated": {

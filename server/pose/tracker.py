@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from server.errors import InvalidInputError
 from server.pose.anchors import INPUT_SIZE
-from server.pose.detector import Detection, decode_detections, letterbox
+from server.pose.detector import Detection, Letterbox, box_iou, decode_detections, letterbox
 from server.pose.landmarks import decode_landmarks
 from server.pose.roi import LANDMARK_INPUT, roi_from_keypoints, to_unit_float, warp_roi
 from server.pose.service import DetectorRaw, InferenceService, Kind, LandmarkRaw
@@ -35,19 +35,30 @@ RETRY_FRAMES = 3
 RETRY_SCALE = 1.5
 # The detector's box for a lifter bent over the bar (set-up position, plates hiding the legs) is
 # often too tight for the landmark model (presence ~0.01 on the real competition snatch); the
-# same ROI enlarged by this factor is tried once before giving up on the frame.
-DETECT_RETRY_SCALE = 1.6
+# same ROI enlarged by these factors is tried, in turn, before giving up on the frame. For a
+# lifter under a rack's plate the detector's ROI is about a third of the body (the real rack
+# squat's first frames: presence 0.06-0.27 at 1x, 0.82-0.99 at 3x on five of six frames).
+DETECT_RETRY_SCALES = (1.6, 3.0)
 # The ROI predicted from a frame's auxiliary points may differ from the track's reference size
 # (the detector's ROI, then a slow average of tracked ones) by at most this factor either way.
 # A lifter's apparent size barely changes during a lift, but the landmark model run in a too
 # wide crop predicts a too wide next ROI, and without a bound that feeds on itself (a 480x360
 # snatch grew a 290 px ROI past 800 px and lost the lifter).
 ROI_SIZE_LIMIT = 1.3
-# After a detector run that gave no pose (and no pose in the last 15 frames), the next this many
-# frames skip the detector: an empty
-# platform is checked about 6 times a second at 30 fps (a lifter walking in is found within
-# 0.2 s), and a clip without a person costs no detector run on most frames.
+# After DETECT_MISSES detector runs in a row that gave no pose (and no pose in the last 15
+# frames), the next DETECT_BACKOFF frames skip the detector: an empty platform is checked about
+# 6 times a second at 30 fps (a lifter walking in is found within 0.2 s), and a clip without a
+# person costs no detector run on most frames. One miss is not enough: the first frame has no
+# bar hint yet (see NEAR_BAR_SCORE), and backing off after it lost the real rack squat's first
+# five frames.
 DETECT_BACKOFF = 4
+DETECT_MISSES = 2
+# When the detector's choice gives no pose and the bar's position is known, a weaker candidate
+# (down to this score) whose box holds the bar is tried: the lifter under a rack's plate (the
+# real rack squat) scores 0.3-0.49 on many frames while a coach walking behind scores 0.6 and
+# is chosen, and the landmark model then finds no pose in the coach's crop. It costs nothing on
+# frames that already give a pose, and the landmark model's presence still decides.
+NEAR_BAR_SCORE = 0.3
 ROI_SIZE_SMOOTHING = 0.1
 
 _Need = tuple[Kind, NDArray[np.float32]]
@@ -137,6 +148,10 @@ class PoseTracker:
         self._ref_size: float | None = None
         # frames before this index skip the detector (it found nobody recently)
         self._detect_after = 0
+        # detector runs in a row that gave no pose
+        self._misses = 0
+        # this frame's detector output and the box of the person it chose (for the near-bar try)
+        self._detected: tuple[DetectorRaw, Letterbox, NDArray[np.float32] | None] | None = None
         # buffers reused every frame: the async path awaits before touching them again
         self._letterboxed = np.empty((INPUT_SIZE, INPUT_SIZE, 3), np.float32)
         self._crop_u8 = np.empty((LANDMARK_INPUT, LANDMARK_INPUT, 3), np.uint8)
@@ -155,6 +170,7 @@ class PoseTracker:
         self._last_good = None
         self._ref_size = None
         self._detect_after = 0
+        self._misses = 0
 
     def step(
         self, rgb: NDArray[np.uint8], bar_hint: NDArray[np.floating] | None = None
@@ -209,17 +225,48 @@ class PoseTracker:
         if self._frame_index < self._detect_after:
             return None
         roi = yield from self._detect(frame, hint)
-        if roi is not None:
-            pose = yield from self._landmarks(frame, roi)
+        pose = yield from self._from_detection(frame, roi)
+        if pose is None and hint is not None:
+            pose = yield from self._from_detection(frame, self._near_bar(frame, hint))
+        if pose is not None:
+            self._misses = 0
+            return pose
+        self._misses += 1
+        # a lifter lost a moment ago is searched for every frame
+        if self._misses >= DETECT_MISSES and not self._pose_within(15):
+            self._detect_after = self._frame_index + 1 + DETECT_BACKOFF
+        return None
+
+    def _from_detection(
+        self, frame: NDArray[np.uint8], roi: Roi | None
+    ) -> Generator[_Need, DetectorRaw | LandmarkRaw, PoseFrame | None]:
+        """The pose in a detector ROI, or in the same ROI enlarged (DETECT_RETRY_SCALES)."""
+        if roi is None:
+            return None
+        self._ref_size = roi.size
+        pose = yield from self._landmarks(frame, roi)
+        for scale in DETECT_RETRY_SCALES:
             if pose is not None:
-                return pose
-            wider = _enlarged(roi, DETECT_RETRY_SCALE)
+                break
+            wider = _enlarged(roi, scale)
             pose = yield from self._landmarks(frame, wider, remember=False)
             if pose is not None:
                 self._ref_size = wider.size  # the detector's box was too tight for this person
-                return pose
-        if not self._pose_within(15):  # a lifter lost a moment ago is searched for every frame
-            self._detect_after = self._frame_index + 1 + DETECT_BACKOFF
+        return pose
+
+    def _near_bar(self, frame: NDArray[np.uint8], hint: NDArray[np.float64]) -> Roi | None:
+        """The ROI of this frame's best weaker candidate whose box holds the bar, other than
+        the person already tried (NEAR_BAR_SCORE); None when there is none."""
+        if self._detected is None:
+            return None
+        raw, transform, tried = self._detected
+        weak = decode_detections(raw.boxes, raw.scores, transform, NEAR_BAR_SCORE)
+        for d in weak:  # best score first
+            if _distance_to_box(hint, d.box) > 0:
+                continue
+            if tried is not None and float(box_iou(tried, d.box[None])[0]) > 0.5:
+                continue
+            return _roi_of(d)
         return None
 
     def _pose_within(self, frames: int) -> bool:
@@ -235,14 +282,11 @@ class PoseTracker:
         self.detector_runs += 1
         people = decode_detections(raw.boxes, raw.scores, transform, self.min_detection_score)
         if not people:
+            self._detected = (raw, transform, None)
             return None
         lifter = select_lifter(people, (frame.shape[1], frame.shape[0]), hint)
-        try:
-            roi = roi_from_keypoints(lifter.keypoints[0], lifter.keypoints[1])
-        except InvalidInputError:  # coincident keypoints: nothing usable to crop
-            return None
-        self._ref_size = roi.size
-        return roi
+        self._detected = (raw, transform, lifter.box)
+        return _roi_of(lifter)
 
     def _landmarks(
         self, frame: NDArray[np.uint8], roi: Roi, *, remember: bool = True
@@ -272,6 +316,14 @@ class PoseTracker:
             return roi
         size = min(max(roi.size, self._ref_size / ROI_SIZE_LIMIT), self._ref_size * ROI_SIZE_LIMIT)
         return roi if size == roi.size else Roi(center=roi.center, size=size, rotation=roi.rotation)
+
+
+def _roi_of(person: Detection) -> Roi | None:
+    """The landmark ROI of a detected person; None for coincident keypoints (nothing to crop)."""
+    try:
+        return roi_from_keypoints(person.keypoints[0], person.keypoints[1])
+    except InvalidInputError:
+        return None
 
 
 def _enlarged(roi: Roi, factor: float) -> Roi:
