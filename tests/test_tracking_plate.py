@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from server.synth.clip import RenderOptions, SyntheticScene
-from server.tracking.plate import find_plate_near, find_plates, refine_rim
+from server.tracking.plate import find_plate_near, find_plates, median, refine_rim
 from tests.tracking_support import StillBar
 
 
@@ -94,3 +94,23 @@ def test_whole_frame_search_prefers_the_large_plate_unless_the_wrists_say_otherw
     wrists = (second + np.array([0.3 * radius, -0.2 * radius]))[None, :]
     by_wrist = find_plates(frame, wrists_px=wrists)
     assert np.hypot(*(by_wrist[0].center - second)) < 0.5
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_median_equals_numpy(dtype: type) -> None:
+    """The rim fit's median equals np.median (values, dtype, NaN) on 1-D and (K, 3) arrays of
+    odd and even lengths, with ties and NaN; rounding makes ties, including -0.0 against 0.0,
+    whose sign alone may differ."""
+    rng = np.random.default_rng(7)
+    for trial in range(3000):
+        n = int(rng.integers(1, 90))
+        shape = (n, 3) if trial % 2 else (n,)
+        a = rng.normal(size=shape).astype(dtype)
+        if trial % 5 == 0:
+            a = np.round(a, 1)
+        if trial % 7 == 0:
+            a.flat[int(rng.integers(0, a.size))] = np.nan
+        axis = 0 if a.ndim == 2 else None
+        ours, theirs = median(a, axis=axis), np.median(a, axis=axis)
+        assert np.asarray(ours).dtype == np.asarray(theirs).dtype
+        assert np.array_equal(ours, theirs, equal_nan=True), (a, ours, theirs)
