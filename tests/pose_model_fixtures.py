@@ -1,5 +1,6 @@
 """Helpers for tests that run the converted pose models: the real cache (or a skip naming the
-command that builds it), model inputs from clips or drawn images, and runtime sessions."""
+command that builds it), model inputs from clips or drawn images, runtime sessions, and raw
+detector outputs written by hand."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from numpy.typing import NDArray
 
 from server.errors import ModelMissingError
+from server.pose.anchors import ssd_anchors
 from server.pose.models import ModelCache
 from server.settings import Settings
 
@@ -125,3 +127,18 @@ class TfliteRunner:
         self._interp.set_tensor(self._input["index"], image[None].astype(np.float32))
         self._interp.invoke()
         return {d["name"]: self._interp.get_tensor(d["index"]).copy() for d in self._outputs}
+
+
+def raw_person(
+    raw: np.ndarray, logits: np.ndarray, anchor: int, centre_px: tuple[float, float], size: float
+) -> None:
+    """Write a person into raw detector outputs at `anchor`, in 224-px letterbox units."""
+    a = ssd_anchors()[anchor] * 224
+    off = np.array(centre_px) - a
+    raw[anchor, 0:2] = off
+    raw[anchor, 2:4] = size
+    # keypoint 0 at the box centre, 1 half a box above, 2 and 3 anywhere
+    raw[anchor, 4:6] = off
+    raw[anchor, 6:8] = off + np.array([0.0, -size / 2])
+    raw[anchor, 8:12] = np.tile(off + np.array([0.0, -size / 4]), 2)
+    logits[anchor] = 4.0

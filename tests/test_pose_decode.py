@@ -30,6 +30,7 @@ from server.pose.roi import (
 )
 from server.pose.tracker import select_lifter, validate_frame, validate_hint
 from server.pose.types import Roi
+from tests.pose_model_fixtures import raw_person
 
 # ---- anchors -----------------------------------------------------------------------------------
 
@@ -107,25 +108,10 @@ def test_letterbox_rejects_bad_frames() -> None:
 # ---- detector decoding and NMS -----------------------------------------------------------------
 
 
-def _raw_person(
-    raw: np.ndarray, logits: np.ndarray, anchor: int, centre_px: tuple[float, float], size: float
-) -> None:
-    """Write a person into raw detector outputs at `anchor`, in 224-px letterbox units."""
-    a = ssd_anchors()[anchor] * 224
-    off = np.array(centre_px) - a
-    raw[anchor, 0:2] = off
-    raw[anchor, 2:4] = size
-    # keypoint 0 at the box centre, 1 half a box above, 2 and 3 anywhere
-    raw[anchor, 4:6] = off
-    raw[anchor, 6:8] = off + np.array([0.0, -size / 2])
-    raw[anchor, 8:12] = np.tile(off + np.array([0.0, -size / 4]), 2)
-    logits[anchor] = 4.0
-
-
 def test_decode_raw_adds_anchor_and_thresholds() -> None:
     raw = np.zeros((NUM_ANCHORS, 12), np.float32)
     logits = np.full((NUM_ANCHORS, 1), -8.0, np.float32)
-    _raw_person(raw, logits, 100, (60.0, 80.0), 40.0)
+    raw_person(raw, logits, 100, (60.0, 80.0), 40.0)
     logits[7] = 1e6  # clipped before the sigmoid: no overflow warning, score 1
     boxes, kps, scores = decode_raw(raw, logits)
     assert scores.shape == (2,)
@@ -177,9 +163,9 @@ def test_decode_detections_undoes_letterbox() -> None:
     lb = Letterbox(scale=np.array([0.35, 0.35]), offset=np.array([0.0, 28.0]))
     raw = np.zeros((NUM_ANCHORS, 12), np.float32)
     logits = np.full((NUM_ANCHORS, 1), -8.0, np.float32)
-    _raw_person(raw, logits, 500, (70.0, 98.0), 35.0)
+    raw_person(raw, logits, 500, (70.0, 98.0), 35.0)
     # a second, weaker candidate at a neighbouring anchor for the same person: merged by NMS
-    _raw_person(raw, logits, 501, (71.0, 98.0), 35.0)
+    raw_person(raw, logits, 501, (71.0, 98.0), 35.0)
     logits[501] = 0.5
     dets = decode_detections(raw, logits, lb)
     assert len(dets) == 1

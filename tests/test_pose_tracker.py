@@ -17,28 +17,20 @@ from server.pose.anchors import NUM_ANCHORS, ssd_anchors
 from server.pose.service import DetectorRaw, LandmarkRaw
 from server.pose.tracker import DETECT_BACKOFF, DETECT_RETRY_SCALES, PoseTracker
 from server.pose.types import Roi
+from tests.pose_model_fixtures import raw_person
 
 FRAME = np.zeros((448, 448, 3), np.uint8)  # letterbox scale 0.5, no padding
 
 
-def person(raw: np.ndarray, logits: np.ndarray, centre: tuple[float, float], logit: float) -> None:
-    """A detected person centred at `centre` (224-px letterbox units), 40 px tall."""
-    anchors = ssd_anchors() * 224
-    anchor = int(np.argmin(np.hypot(*(anchors - np.array(centre)).T)))
-    off = np.array(centre) - anchors[anchor]
-    raw[anchor, 0:2] = off
-    raw[anchor, 2:4] = 40.0
-    raw[anchor, 4:6] = off  # hip centre
-    raw[anchor, 6:8] = off + np.array([0.0, -20.0])  # scale point above it
-    raw[anchor, 8:12] = np.tile(off, 2)
-    logits[anchor] = logit
-
-
 def detections(*people: tuple[tuple[float, float], float]) -> DetectorRaw:
+    """People given by centre (224-px letterbox units) and detector logit."""
     raw = np.zeros((NUM_ANCHORS, 12), np.float32)
     logits = np.full((NUM_ANCHORS, 1), -8.0, np.float32)
-    for centre, logit in people:
-        person(raw, logits, centre, logit)
+    anchors = ssd_anchors() * 224
+    for centre, logit in people:  # 40 px tall, at the nearest anchor
+        anchor = int(np.argmin(np.hypot(*(anchors - np.array(centre)).T)))
+        raw_person(raw, logits, anchor, centre, 40.0)
+        logits[anchor] = logit
     return DetectorRaw(boxes=raw, scores=logits)
 
 

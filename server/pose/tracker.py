@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -150,8 +151,6 @@ class PoseTracker:
         self._detect_after = 0
         # detector runs in a row that gave no pose
         self._misses = 0
-        # this frame's detector output and the box of the person it chose (for the near-bar try)
-        self._detected: tuple[DetectorRaw, Letterbox, NDArray[np.float32] | None] | None = None
         # buffers reused every frame: the async path awaits before touching them again
         self._letterboxed = np.empty((INPUT_SIZE, INPUT_SIZE, 3), np.float32)
         self._crop_u8 = np.empty((LANDMARK_INPUT, LANDMARK_INPUT, 3), np.uint8)
@@ -224,10 +223,11 @@ class PoseTracker:
                 return pose
         if self._frame_index < self._detect_after:
             return None
-        roi = yield from self._detect(frame, hint)
+        detected = yield from self._detect(frame)
+        roi = self._chosen(detected, frame, hint)
         pose = yield from self._from_detection(frame, roi)
         if pose is None and hint is not None:
-            pose = yield from self._from_detection(frame, self._near_bar(frame, hint))
+            pose = yield from self._from_detection(frame, _near_bar(detected, hint))
         if pose is not None:
             self._misses = 0
             return pose
@@ -254,38 +254,29 @@ class PoseTracker:
                 self._ref_size = wider.size  # the detector's box was too tight for this person
         return pose
 
-    def _near_bar(self, frame: NDArray[np.uint8], hint: NDArray[np.float64]) -> Roi | None:
-        """The ROI of this frame's best weaker candidate whose box holds the bar, other than
-        the person already tried (NEAR_BAR_SCORE); None when there is none."""
-        if self._detected is None:
-            return None
-        raw, transform, tried = self._detected
-        weak = decode_detections(raw.boxes, raw.scores, transform, NEAR_BAR_SCORE)
-        for d in weak:  # best score first
-            if _distance_to_box(hint, d.box) > 0:
-                continue
-            if tried is not None and float(box_iou(tried, d.box[None])[0]) > 0.5:
-                continue
-            return _roi_of(d)
-        return None
-
     def _pose_within(self, frames: int) -> bool:
         """Whether a tracked (not enlarged-retry) pose was found in the last `frames` frames."""
         return self._last_good is not None and self._frame_index - self._last_good[1] <= frames
 
     def _detect(
-        self, frame: NDArray[np.uint8], hint: NDArray[np.float64] | None
-    ) -> Generator[_Need, DetectorRaw | LandmarkRaw, Roi | None]:
+        self, frame: NDArray[np.uint8]
+    ) -> Generator[_Need, DetectorRaw | LandmarkRaw, _Detected]:
         image, transform = letterbox(frame, out=self._letterboxed)
         raw = yield ("detect", image)
         assert isinstance(raw, DetectorRaw)
         self.detector_runs += 1
-        people = decode_detections(raw.boxes, raw.scores, transform, self.min_detection_score)
+        return _Detected(raw, transform)
+
+    def _chosen(
+        self, detected: _Detected, frame: NDArray[np.uint8], hint: NDArray[np.float64] | None
+    ) -> Roi | None:
+        """The ROI of the lifter among the people detected at the detector's threshold (and
+        `detected.chosen` set to that person's box); None when nobody is."""
+        people = detected.people(self.min_detection_score)
         if not people:
-            self._detected = (raw, transform, None)
             return None
         lifter = select_lifter(people, (frame.shape[1], frame.shape[0]), hint)
-        self._detected = (raw, transform, lifter.box)
+        detected.chosen = lifter.box
         return _roi_of(lifter)
 
     def _landmarks(
@@ -316,6 +307,30 @@ class PoseTracker:
             return roi
         size = min(max(roi.size, self._ref_size / ROI_SIZE_LIMIT), self._ref_size * ROI_SIZE_LIMIT)
         return roi if size == roi.size else Roi(center=roi.center, size=size, rotation=roi.rotation)
+
+
+@dataclass
+class _Detected:
+    """One frame's detector output. chosen: the box of the person tried first, if any."""
+
+    raw: DetectorRaw
+    transform: Letterbox
+    chosen: NDArray[np.float32] | None = None
+
+    def people(self, min_score: float) -> list[Detection]:
+        return decode_detections(self.raw.boxes, self.raw.scores, self.transform, min_score)
+
+
+def _near_bar(detected: _Detected, hint: NDArray[np.float64]) -> Roi | None:
+    """The ROI of the best weaker candidate (NEAR_BAR_SCORE) whose box holds the bar, other than
+    the person already tried; None when there is none."""
+    for d in detected.people(NEAR_BAR_SCORE):  # best score first
+        if _distance_to_box(hint, d.box) > 0:
+            continue
+        if detected.chosen is not None and float(box_iou(detected.chosen, d.box[None])[0]) > 0.5:
+            continue
+        return _roi_of(d)
+    return None
 
 
 def _roi_of(person: Detection) -> Roi | None:
