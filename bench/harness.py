@@ -79,11 +79,16 @@ def _analyze_speed(
     """`analyze` (render included) of each clip `passes` times with one warm service; the
     median run is reported, with every run's speed beside it."""
     from server.analysis.pipeline import AnalysisOptions, analyze_video
+    from server.analysis.threads import offline_threads
     from server.pose.service import InferenceService
     from server.video.reader import probe
 
     rows = []
-    with InferenceService(model_dir, "full") as service:
+    # As `liftstream analyze` runs it; OpenCV's thread count is put back for the rest of the run.
+    with (
+        offline_threads() as threads,
+        InferenceService(model_dir, "full", intra_threads=threads) as service,
+    ):
         for name, path, exercise in clips:
             info = probe(path)
             walls = []

@@ -121,13 +121,15 @@ def pipeline(
     (taken on decoded frames) leave out."""
     from server.analysis.measure import measure_clip
     from server.analysis.pipeline import AnalysisOptions, analyze_measurements
+    from server.analysis.threads import use_offline_threads
     from server.errors import LiftStreamError
     from server.pose.service import InferenceService
     from server.pose.tracker import PoseTracker
     from server.video.reader import VideoReader
 
     rows = []
-    with InferenceService(model_dir, variant) as service:
+    # As `liftstream analyze` runs it (this worker process does nothing else).
+    with InferenceService(model_dir, variant, intra_threads=use_offline_threads()) as service:
         warm = np.zeros((256, 256, 3), np.uint8)
         PoseTracker(service).step(warm)
         for name, path, exercise in clips:

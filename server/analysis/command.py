@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from server.analysis.pipeline import AnalysisOptions, analyze_video
+from server.analysis.threads import use_offline_threads
 from server.analysis.units import KG_PER_LB
 from server.errors import InvalidInputError
 from server.settings import Settings
@@ -67,7 +68,8 @@ def cli_analyze(settings: Settings, args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise InvalidInputError(f"--out {str(out)!r} exists and is not a folder")
     out.parent.mkdir(parents=True, exist_ok=True)
-    service = InferenceService(settings.model_dir, settings.landmark_variant)
+    threads = use_offline_threads()  # this process runs one pass, nothing else
+    service = InferenceService(settings.model_dir, settings.landmark_variant, intra_threads=threads)
     bar, report = _progress_bar()
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -23,10 +23,10 @@ from server.pose import types as lm
 from server.pose.gate import JumpGate, hide
 from server.pose.types import PoseFrame
 from server.settings import Settings
-from server.tracking.camera import Box, CameraMotion, box_around, offsets_at
+from server.tracking.camera import Box, CameraMotion, box_around, offsets_at, work_image
 from server.tracking.tracker import BarTracker, TrackerConfig
 from server.video.prefetch import prefetched
-from server.video.reader import VideoReader
+from server.video.reader import Frame, VideoReader
 
 log = logging.getLogger(__name__)
 
@@ -169,20 +169,35 @@ def measure_clip(
     ):
         expected = max(1, reader.info.frame_count)
         size = (0, 0)
-        for frame in prefetched(reader):
+        # The camera's grey work image is made on the decoding thread, beside the decoding.
+        frames = prefetched((f, work_image(f.rgb if f.grey is None else f.grey)) for f in reader)
+
+        def pose_of(frame: Frame | None, first: bool) -> Future[PoseFrame | None] | None:
+            """Start `frame`'s pose on the worker thread (onnxruntime releases the GIL). A
+            repeated picture shows the lifter where the last one did: no new pose."""
+            if pose is None or frame is None or (frame.duplicate and not first):
+                return None
+            hint = last_center if np.isfinite(last_center).all() else None
+            return worker.submit(pose.step, frame.rgb, hint)
+
+        frame, work = next(frames, (None, None))
+        pending = pose_of(frame, first=True)
+        while frame is not None:
             rgb = frame.rgb
             size = (rgb.shape[1], rgb.shape[0])
-            hint = last_center if np.isfinite(last_center).all() else None
             repeat = frame.duplicate and bool(t)
-            # The pose runs on a worker thread while the bar and the camera are measured here
-            # (onnxruntime and OpenCV release the GIL): those two use the previous frame's pose,
-            # for the hands that pick a plate and the region that moves on its own.
-            # A repeated picture shows the lifter where the last one did: no new pose.
-            pending = None if pose is None or repeat else worker.submit(pose.step, rgb, hint)
+            # The bar and the camera are measured here while this frame's pose runs on the
+            # worker; they use the previous frame's pose (the hands pick a plate, the lifter's
+            # region moves on its own), as the next frame's pose uses this frame's bar position.
             sample = tracker.step(frame.t, rgb, wrists(last_pose))
             fit = tracker.last_fit
+            last_center = sample.center
+            # So the next frame's pose is queued now, behind this one: the worker never waits
+            # for the camera step below (the same inputs as after it, so the same result).
+            following, following_work = next(frames, (None, None))
+            pending_next = pose_of(following, first=False)
             exclude = _exclusions(last_pose, sample.center, sample.radius)
-            transform = camera.step(frame.rgb if frame.grey is None else frame.grey, exclude)
+            transform = camera.step(None, exclude, work=work)
             if pose is None:
                 current = None
             elif pending is None:
@@ -208,10 +223,10 @@ def measure_clip(
             conf.append(float(sample.confidence))
             offs.append(transform)
             poses.append(current)
-            last_center = sample.center
             last_velocity = np.nan_to_num(sample.velocity, nan=np.inf)
             if progress is not None and frame.index % 10 == 0:
                 progress(min(1.0, (frame.index + 1) / expected))
+            frame, work, pending = following, following_work, pending_next
         warnings = [*reader.warnings, *reader.timing_warnings()]
         nominal_fps = reader.info.fps
     if camera.unmeasured > 0.2 * max(1, len(t)):

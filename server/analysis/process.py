@@ -193,8 +193,13 @@ def child_main(conn: Connection, model_dir: str, variant: str, threads: int, nic
     if nice and hasattr(os, "nice"):
         with contextlib.suppress(OSError):
             os.nice(nice)  # before any thread starts: every thread of the child inherits it
+    from server.analysis.threads import use_offline_threads
     from server.app import PipelineAnalyzer
     from server.pose.service import InferenceService
+
+    # OpenCV single-threaded on a small machine like the pass's other stages; the pose keeps the
+    # parent's count (one by default: the child shares the machine with the live streams).
+    use_offline_threads()
 
     try:
         service = InferenceService(Path(model_dir), variant, intra_threads=threads)

@@ -47,10 +47,27 @@ def offsets_at(transforms: NDArray[np.float64], points: NDArray[np.float64]) -> 
     return np.asarray(points - background, np.float64)
 
 
+def work_image(image: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], float]:
+    """The grey image the flow runs on, at most WORK_SIDE px long, and its scale to the frame.
+    image: (H, W) grey or (H, W, 3) RGB uint8. Pure: a caller may make it on another thread
+    (the offline pass does, on its decoding thread) and hand it to `CameraMotion.step`."""
+    h, w = image.shape[:2]
+    scale = min(1.0, WORK_SIDE / max(h, w))
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        # Area averaging is fast only for an integer factor; otherwise bilinear (a shrink by
+        # less than 2x, which the flow's own pyramid smooths) costs a fifth of it.
+        whole = (1.0 / scale).is_integer()
+        interpolation = cv2.INTER_AREA if whole else cv2.INTER_LINEAR
+        grey = cv2.resize(grey, size, interpolation=interpolation)
+    return np.ascontiguousarray(grey), scale
+
+
 class CameraMotion:
     """Step object, one per video. `step(image, exclude)` -> (2, 3) similarity transform in
     full-frame pixels: a static point p of frame 0 appears at A p + b in this frame. image: (H, W)
-    grey or (H, W, 3) RGB uint8."""
+    grey or (H, W, 3) RGB uint8, or the `work_image` of it made beforehand."""
 
     def __init__(self) -> None:
         self._scale = 1.0
@@ -63,8 +80,18 @@ class CameraMotion:
         self.unmeasured = 0
         """Frames where too few background features were found: the offset was held."""
 
-    def step(self, image: NDArray[np.uint8], exclude: Sequence[Box] = ()) -> NDArray[np.float64]:
-        grey = self._grey(image)
+    def step(
+        self,
+        image: NDArray[np.uint8] | None,
+        exclude: Sequence[Box] = (),
+        work: tuple[NDArray[np.uint8], float] | None = None,
+    ) -> NDArray[np.float64]:
+        """work: `work_image(image)` when already made (then image is not read)."""
+        if work is None:
+            if image is None:
+                raise ValueError("CameraMotion.step needs an image or its work_image")
+            work = work_image(image)
+        grey, self._scale = work
         if self._ref is None or self._ref_pts is None:
             self._renew(grey, exclude)
             return self._transform.copy()
@@ -95,19 +122,6 @@ class CameraMotion:
         if kept < max(MIN_TRACKED, RENEW_FRACTION * len(self._ref_pts)):
             self._renew(grey, exclude)
         return self._transform.copy()
-
-    def _grey(self, image: NDArray[np.uint8]) -> NDArray[np.uint8]:
-        h, w = image.shape[:2]
-        self._scale = min(1.0, WORK_SIDE / max(h, w))
-        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
-        if self._scale < 1.0:
-            size = (max(1, round(w * self._scale)), max(1, round(h * self._scale)))
-            # Area averaging is fast only for an integer factor; otherwise bilinear (a shrink by
-            # less than 2x, which the flow's own pyramid smooths) costs a fifth of it.
-            whole = (1.0 / self._scale).is_integer()
-            interpolation = cv2.INTER_AREA if whole else cv2.INTER_LINEAR
-            grey = cv2.resize(grey, size, interpolation=interpolation)
-        return np.ascontiguousarray(grey)
 
     def _renew(self, grey: NDArray[np.uint8], exclude: Sequence[Box]) -> None:
         mask = np.full(grey.shape, 255, np.uint8)
