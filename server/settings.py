@@ -44,7 +44,8 @@ class Settings:
     # The Firebase project's web API key, handed to the web client so it can sign in (firebase mode).
     # It identifies the project to Firebase Auth; it is not a secret.
     firebase_web_api_key: str | None = None
-    landmark_variant: Literal["lite", "full", "heavy"] = "full"
+    # "auto": heavy with a CUDA device, full on a CPU of 2+ cores, lite on one (pose.runtime).
+    landmark_variant: Literal["auto", "lite", "full", "heavy"] = "auto"
     max_upload_bytes: int = 2 * 1024**3
     max_video_seconds: float = 600.0
     max_video_pixels: int = 3840 * 2160

@@ -16,22 +16,16 @@ thread, and its latency, not its throughput, is what counts (`server/stream/live
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import cv2
 
+from server.pose.runtime import cores
+
 # Threads of the pass that are busy all the time: decoding and the plate search + camera motion.
 OTHER_STAGES = 2
 MAX_POSE_THREADS = 4  # more do not speed up a 256x256 landmark model
-
-
-def cores() -> int:
-    """CPU cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
 
 
 def pose_threads(n_cores: int | None = None) -> int:

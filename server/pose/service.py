@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from server.errors import InvalidInputError, LiftStreamError
 from server.pose.models import DETECTOR, ModelCache, landmark_model_name
-from server.pose.runtime import OnnxModel
+from server.pose.runtime import AUTO, OnnxModel, choose_providers, choose_variant, cores
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +81,23 @@ def _resolve(future: asyncio.Future[Result], value: Result | BaseException) -> N
         future.set_result(value)
 
 
+def resolve_variant(variant: str, model_dir: Path, providers: Sequence[str] | None = None) -> str:
+    """`variant` itself, or for "auto" the one `runtime.choose_variant` picks for this machine and
+    model cache (logged)."""
+    if variant != AUTO:
+        return variant
+    chosen = choose_variant(
+        ModelCache(model_dir).available_variants(), choose_providers(providers), cores()
+    )
+    log.info("landmark variant auto: %s", chosen)
+    return chosen
+
+
 class InferenceService:
     """Detector + landmark models behind a sync batch API and an async batching API.
 
-    model_dir: the model cache (Settings.model_dir). variant: "lite", "full" or "heavy".
+    model_dir: the model cache (Settings.model_dir). variant: "lite", "full", "heavy" or "auto"
+    (chosen from the hardware, `resolve_variant`; `variant` then holds the choice).
     max_batch: most images per model run. max_wait_s: how long the worker waits after the first
     request for others to join its batch.
     """
@@ -104,7 +117,8 @@ class InferenceService:
         if not 0 <= max_wait_s <= 1:
             raise InvalidInputError(f"max_wait_s must be in [0, 1] s, got {max_wait_s}")
         cache = ModelCache(model_dir)
-        self.variant = variant
+        self.variant = resolve_variant(variant, model_dir, providers)
+        variant = self.variant
         self.detector = OnnxModel(cache.onnx_path(DETECTOR), providers, intra_threads)
         self.landmark = OnnxModel(
             cache.onnx_path(landmark_model_name(variant)),
