@@ -17,6 +17,7 @@ from server.analysis.process import ProcessAnalyzer
 from server.api.demo import DEMO_OPTIONS
 from server.errors import ModelMissingError, VideoError
 from server.jobs import JobCancelled
+from server.pose.models import ModelCache
 from server.pose.service import resolve_variant
 from server.settings import Settings
 from server.synth.clip import RenderOptions, render_clip
@@ -39,7 +40,7 @@ def analyzer() -> Iterator[ProcessAnalyzer]:
     real_cache_or_skip("pose_detection")
     settings = Settings()
     real_cache_or_skip(
-        f"pose_landmark_{resolve_variant(settings.landmark_variant, settings.model_dir)}"
+        f"pose_landmark_{resolve_variant(settings.landmark_variant, ModelCache(settings.model_dir))}"
     )
     jobs = ProcessAnalyzer(settings.model_dir, settings.landmark_variant)
     jobs.start()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from server.pose.models import ModelCache
 from server.pose.runtime import CPU, CUDA, choose_providers, choose_variant, cores
 from server.pose.service import InferenceService, resolve_variant
 from tests.pose_model_fixtures import real_cache_or_skip
@@ -33,7 +34,9 @@ def test_auto_variant_follows_the_hardware(
 
 
 def test_a_named_variant_is_kept(tmp_path: Path) -> None:
-    assert resolve_variant("lite", tmp_path) == "lite"  # no cache needed: nothing is chosen
+    assert (
+        resolve_variant("lite", ModelCache(tmp_path)) == "lite"
+    )  # no cache needed: nothing is chosen
 
 
 def test_the_service_resolves_auto_on_this_machine() -> None:

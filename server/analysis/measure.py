@@ -23,7 +23,14 @@ from server.pose import types as lm
 from server.pose.gate import JumpGate, hide
 from server.pose.types import PoseFrame
 from server.settings import Settings
-from server.tracking.camera import Box, CameraMotion, box_around, offsets_at, work_image
+from server.tracking.camera import (
+    Box,
+    CameraMotion,
+    WorkImage,
+    box_around,
+    offsets_at,
+    work_image,
+)
 from server.tracking.tracker import BarTracker, TrackerConfig
 from server.video.prefetch import prefetched
 from server.video.reader import Frame, VideoReader
@@ -114,6 +121,11 @@ def hands_on_bar(
     return hide(pose, far) if far else pose
 
 
+def _repeats(frame: Frame) -> bool:
+    """The frame repeats the previous picture (the first frame never does)."""
+    return frame.duplicate and frame.index > 0
+
+
 def _stale(center: FloatArray, previous: FloatArray, velocity: FloatArray, radius: float) -> bool:
     """A repeated frame's fix is stale when it did not move although the bar was moving (a
     repeat in a slow or still stretch is a real, if unchanged, measurement)."""
@@ -172,20 +184,21 @@ def measure_clip(
         # The camera's grey work image is made on the decoding thread, beside the decoding.
         frames = prefetched((f, work_image(f.rgb if f.grey is None else f.grey)) for f in reader)
 
-        def pose_of(frame: Frame | None, first: bool) -> Future[PoseFrame | None] | None:
-            """Start `frame`'s pose on the worker thread (onnxruntime releases the GIL). A
+        def pose_of(item: tuple[Frame, WorkImage] | None) -> Future[PoseFrame | None] | None:
+            """Start the frame's pose on the worker thread (onnxruntime releases the GIL). A
             repeated picture shows the lifter where the last one did: no new pose."""
-            if pose is None or frame is None or (frame.duplicate and not first):
+            if pose is None or item is None or _repeats(item[0]):
                 return None
             hint = last_center if np.isfinite(last_center).all() else None
-            return worker.submit(pose.step, frame.rgb, hint)
+            return worker.submit(pose.step, item[0].rgb, hint)
 
-        frame, work = next(frames, (None, None))
-        pending = pose_of(frame, first=True)
-        while frame is not None:
+        item = next(frames, None)
+        pending = pose_of(item)
+        while item is not None:
+            frame, work = item
             rgb = frame.rgb
             size = (rgb.shape[1], rgb.shape[0])
-            repeat = frame.duplicate and bool(t)
+            repeat = _repeats(frame)
             # The bar and the camera are measured here while this frame's pose runs on the
             # worker; they use the previous frame's pose (the hands pick a plate, the lifter's
             # region moves on its own), as the next frame's pose uses this frame's bar position.
@@ -194,10 +207,10 @@ def measure_clip(
             last_center = sample.center
             # So the next frame's pose is queued now, behind this one: the worker never waits
             # for the camera step below (the same inputs as after it, so the same result).
-            following, following_work = next(frames, (None, None))
-            pending_next = pose_of(following, first=False)
+            following = next(frames, None)
+            pending_next = pose_of(following)
             exclude = _exclusions(last_pose, sample.center, sample.radius)
-            transform = camera.step(None, exclude, work=work)
+            transform = camera.step(work, exclude)
             if pose is None:
                 current = None
             elif pending is None:
@@ -226,7 +239,7 @@ def measure_clip(
             last_velocity = np.nan_to_num(sample.velocity, nan=np.inf)
             if progress is not None and frame.index % 10 == 0:
                 progress(min(1.0, (frame.index + 1) / expected))
-            frame, work, pending = following, following_work, pending_next
+            item, pending = following, pending_next
         warnings = [*reader.warnings, *reader.timing_warnings()]
         nominal_fps = reader.info.fps
     if camera.unmeasured > 0.2 * max(1, len(t)):

@@ -81,14 +81,13 @@ def _resolve(future: asyncio.Future[Result], value: Result | BaseException) -> N
         future.set_result(value)
 
 
-def resolve_variant(variant: str, model_dir: Path, providers: Sequence[str] | None = None) -> str:
+def resolve_variant(variant: str, cache: ModelCache, providers: Sequence[str] | None = None) -> str:
     """`variant` itself, or for "auto" the one `runtime.choose_variant` picks for this machine and
-    model cache (logged)."""
+    model cache (logged). The cache remembers what it verified, so the service that loads the
+    choice from the same cache does not hash it again."""
     if variant != AUTO:
         return variant
-    chosen = choose_variant(
-        ModelCache(model_dir).available_variants(), choose_providers(providers), cores()
-    )
+    chosen = choose_variant(cache.available_variants(), choose_providers(providers), cores())
     log.info("landmark variant auto: %s", chosen)
     return chosen
 
@@ -117,8 +116,7 @@ class InferenceService:
         if not 0 <= max_wait_s <= 1:
             raise InvalidInputError(f"max_wait_s must be in [0, 1] s, got {max_wait_s}")
         cache = ModelCache(model_dir)
-        self.variant = resolve_variant(variant, model_dir, providers)
-        variant = self.variant
+        self.variant = variant = resolve_variant(variant, cache, providers)
         self.detector = OnnxModel(cache.onnx_path(DETECTOR), providers, intra_threads)
         self.landmark = OnnxModel(
             cache.onnx_path(landmark_model_name(variant)),

@@ -47,7 +47,11 @@ def offsets_at(transforms: NDArray[np.float64], points: NDArray[np.float64]) -> 
     return np.asarray(points - background, np.float64)
 
 
-def work_image(image: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], float]:
+# The grey image the flow runs on and its scale to the frame (see work_image).
+WorkImage = tuple[NDArray[np.uint8], float]
+
+
+def work_image(image: NDArray[np.uint8]) -> WorkImage:
     """The grey image the flow runs on, at most WORK_SIDE px long, and its scale to the frame.
     image: (H, W) grey or (H, W, 3) RGB uint8. Pure: a caller may make it on another thread
     (the offline pass does, on its decoding thread) and hand it to `CameraMotion.step`."""
@@ -65,9 +69,9 @@ def work_image(image: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], float]:
 
 
 class CameraMotion:
-    """Step object, one per video. `step(image, exclude)` -> (2, 3) similarity transform in
-    full-frame pixels: a static point p of frame 0 appears at A p + b in this frame. image: (H, W)
-    grey or (H, W, 3) RGB uint8, or the `work_image` of it made beforehand."""
+    """Step object, one per video. `step(work_image(frame), exclude)` -> (2, 3) similarity
+    transform in full-frame pixels: a static point p of frame 0 appears at A p + b in this
+    frame."""
 
     def __init__(self) -> None:
         self._scale = 1.0
@@ -80,17 +84,8 @@ class CameraMotion:
         self.unmeasured = 0
         """Frames where too few background features were found: the offset was held."""
 
-    def step(
-        self,
-        image: NDArray[np.uint8] | None,
-        exclude: Sequence[Box] = (),
-        work: tuple[NDArray[np.uint8], float] | None = None,
-    ) -> NDArray[np.float64]:
-        """work: `work_image(image)` when already made (then image is not read)."""
-        if work is None:
-            if image is None:
-                raise ValueError("CameraMotion.step needs an image or its work_image")
-            work = work_image(image)
+    def step(self, work: WorkImage, exclude: Sequence[Box] = ()) -> NDArray[np.float64]:
+        """work: the frame's `work_image`. exclude: regions that move on their own, frame px."""
         grey, self._scale = work
         if self._ref is None or self._ref_pts is None:
             self._renew(grey, exclude)
