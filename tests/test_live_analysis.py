@@ -71,6 +71,64 @@ def test_live_phases_never_start_a_lift_that_is_not_one(variant: str) -> None:
     assert ended == 0
 
 
+def _bounce(rebound_mps: float, *, dropped: bool, fps: float = 30.0) -> list[tuple[float, ...]]:
+    """(t, height, vy): a bar lying at rest (0.225 m) for 1 s, then (dropped) falling on it from
+    0.8 m above at 4 m/s, and springing back up from the rest level at `rebound_mps`: a damped
+    2 Hz bounce, 0.07-0.09 m high, fading within a second. Not dropped: the same rise straight
+    from the bar lying at rest."""
+    rest, omega, tau = 0.225, 2 * np.pi * 2.0, 0.3
+    land = 1.2 if dropped else 1.0
+    out = []
+    for t in np.arange(0.0, land + 1.5, 1.0 / fps):
+        if t < 1.0:
+            h, v = rest, 0.0
+        elif t < land:
+            h, v = rest + 4.0 * (land - t), -4.0
+        else:
+            s = t - land
+            decay = np.exp(-s / tau)
+            h = rest + rebound_mps / omega * np.sin(omega * s) * decay
+            v = rebound_mps * decay * (np.cos(omega * s) - np.sin(omega * s) / (omega * tau))
+        out.append((float(t), float(h), float(v)))
+    return out
+
+
+@pytest.mark.parametrize("rebound_mps", [1.3, 1.6])
+def test_a_dropped_bar_springing_back_off_the_floor_is_no_lift_off(rebound_mps: float) -> None:
+    """The rebound leaves from the rest level and rises past OFF_FLOOR_M at pull speed, which
+    starts a lift from a bar that was lying there, but not from one that just landed."""
+    dropped = _bounce(rebound_mps, dropped=True)
+    assert max(h for t, h, _ in dropped if t > 1.2) > 0.225 + 0.05  # it does leave the rest band
+    machine = LivePhases("snatch")
+    assert not any(machine.step(*s).started for s in dropped)
+    lying = LivePhases("snatch")
+    assert any(lying.step(*s).started for s in _bounce(rebound_mps, dropped=False))
+
+
+def test_a_track_sliding_in_the_rest_band_then_snapping_up_is_no_lift_off() -> None:
+    """After a drop the track followed something below the plate, sliding down through the rest
+    band at 0.28 m/s for 0.3 s, then snapped back up to the plate (1.2 m/s for 0.15 m): that band
+    was no bar lying on the floor, so no lift starts. The same rise after 0.3 s of a still bar
+    does start one."""
+
+    def samples(slide_mps: float) -> list[tuple[float, float, float]]:
+        out = [(0.0, 0.9, -4.0), (1 / 30, 0.6, -4.0), (2 / 30, 0.3, -4.0)]  # falling into the band
+        t, h = 3 / 30, 0.25
+        for _ in range(9):  # 0.3 s in the band
+            out.append((t, h, -slide_mps))
+            t, h = t + 1 / 30, h - slide_mps / 30
+        for v in (0.3, 1.2, 1.2, 1.2, 1.2):  # the snap back up
+            h += v / 30
+            out.append((t, h, v))
+            t += 1 / 30
+        return out
+
+    sliding = LivePhases("snatch")
+    assert not any(sliding.step(*s).started for s in samples(0.28))
+    still = LivePhases("snatch")
+    assert any(still.step(*s).started for s in samples(0.0))
+
+
 @pytest.mark.slow
 async def test_live_analyzer_tracks_a_synthetic_snatch() -> None:
     traj = make_trajectory("snatch", seed=5, lift_start=0.8, hold=1.0)

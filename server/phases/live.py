@@ -20,7 +20,9 @@ after the jerk, or when no jerk follows within JERK_WAIT_S) or is dropped (back 
 falling faster than DROP_SPEED in the last DROP_NEAR_FLOOR_M above it). A rise
 that never reaches Olympic-pull speed (or never rises MIN_PULL_RISE_M) and comes back down is
 not a lift: the machine resets and says the lift it started is cancelled; so is a pull faster
-than MAX_PULL_SPEED (a tracking glitch).
+than MAX_PULL_SPEED (a tracking glitch). A lift-off also needs the bar settled at its rest level
+for SETTLE_S before the rise (or since the stream's first sample): the rebound of a dropped bar
+(or of its track) is not a pull.
 """
 
 from __future__ import annotations
@@ -57,6 +59,18 @@ MIN_PULL_RISE_M = 0.3
 # No barbell pull moves the bar up faster than this (elite snatches peak near 2.5 m/s): a pull
 # that does is a tracker that jumped to something else, and the lift is cancelled.
 MAX_PULL_SPEED = 3.5  # m/s
+# A lift-off starts from a bar that was lying at its rest level (within OFF_FLOOR_M, moving
+# slower than START_SPEED) for this long: a lifter sets up over the bar for a second or more. A
+# dropped bar's landing is not that. The tracked plate, blurred by a 5 m/s fall, overshoots the
+# floor and springs back at 1-1.3 m/s within 0.1 s of the impact (synthetic snatch dropped from
+# overhead: 7 cm under the rest level, then up at 1.23 m/s); or, with a frame lost at the impact,
+# the track follows something below the plate, sliding down through the rest band, and then
+# snaps back up onto it. Either started a "lift" when the rebound began within the band: a CI
+# run of the two-lift stream test (2026-12-03) got a third lift, peaking at 1.30 m/s, after the
+# second drop. Replaying that clip twice (a frame lost around either impact, JPEG quality 15-60)
+# through the live analyzer gave a false lift after a drop in 4 of 24 variants without this rule,
+# in 0 of 24 with it.
+SETTLE_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -98,6 +112,10 @@ class LivePhases:
         self._last: tuple[float, float] | None = None  # (t, vy) of the previous sample
         self._rising_since: float | None = None
         self._rise_height = 0.0  # the bar's height where the current rise began, m
+        # The bar has lain at its rest level since (s); None while it is off it. A stream's first
+        # samples find it lying there already (a clip may begin a moment before the lift-off).
+        self._rest_since: float | None = -float("inf")
+        self._settled = False  # the current rise began from a bar settled at rest
 
     @property
     def in_lift(self) -> bool:
@@ -106,6 +124,7 @@ class LivePhases:
     def reset(self) -> None:
         self._lift = None
         self._rising_since = None
+        self._rest_since = None  # the bar must settle again before the next lift-off
 
     def step(self, t: float, height: float, vy: float) -> LiveUpdate:
         prev = self._last
@@ -192,8 +211,14 @@ class LivePhases:
                 else:
                     self._rising_since = t
                 self._rise_height = height
+                rest = self._rest_since
+                self._settled = rest is not None and self._rising_since - rest >= SETTLE_S
         else:
             self._rising_since = None
+        if abs(height - self.rest_height) <= OFF_FLOOR_M and abs(vy) <= START_SPEED:
+            self._rest_since = t if self._rest_since is None else self._rest_since
+        else:
+            self._rest_since = None
         # A lift leaves from the floor: a rise that began higher (the bar still up after a
         # cancelled glitch) or well below it (a track that overshot the floor after a drop and
         # comes back) is not a lift-off, and nor is a rise faster than any pull.
@@ -202,6 +227,7 @@ class LivePhases:
             height > self.rest_height + OFF_FLOOR_M
             and self._rising_since is not None
             and from_floor
+            and self._settled
             and vy <= MAX_PULL_SPEED
         ):
             self._lift = _Lift()
