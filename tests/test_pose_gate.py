@@ -106,3 +106,24 @@ def test_wrists_far_from_a_lifted_bar_are_hidden() -> None:
     # on the floor the hands may be off the bar (walking up, chalking): nothing is hidden
     assert hands_on_bar(off, center, radius, lifted=False) is off
     assert hands_on_bar(off, np.array([np.nan, np.nan]), radius, lifted=True) is off
+
+
+def test_a_bar_well_above_the_feet_is_off_the_floor() -> None:
+    """A bar walked out of a rack is in the hands though it never rose above where it was first
+    seen: its plate well above the ankles says so. A plate on the floor (centre one radius up,
+    the ankles a third of one) does not."""
+    from server.analysis.measure import ABOVE_FEET_RADII, above_feet
+    from server.pose.types import LEFT_ANKLE, LEFT_HEEL, RIGHT_ANKLE, RIGHT_HEEL
+    from server.tracking.plate import RimFit
+
+    def plate(y: float, radius: float = 40.0) -> RimFit:
+        return RimFit(np.array([150.0, y]), radius, 0.9, 0.5, 60.0, 0.9)
+
+    standing = pose()
+    feet = [LEFT_ANKLE, RIGHT_ANKLE, LEFT_HEEL, RIGHT_HEEL]
+    standing.keypoints[feet, 1] = 400.0  # floor at about 410 px: 10 px is a quarter radius
+    assert above_feet(standing, plate(400.0 - 40.0 * ABOVE_FEET_RADII - 1))  # at the shoulders
+    assert not above_feet(standing, plate(410.0 - 40.0))  # lying on the floor
+    standing.visibility[feet] = 0.0
+    assert not above_feet(standing, plate(100.0))  # no visible foot: nothing to tell
+    assert not above_feet(None, plate(100.0))

@@ -35,11 +35,13 @@ VISIBLE = 0.3  # the analysis's own visibility threshold (server.analysis.angles
 # Failures seen on 2026-12-01 and not fixed yet, kept strict so a fix shows up.
 ARUCO_RACK = (
     "squat in a rack with a large plate hiding the torso: the landmark model misplaces the hips "
-    "(on marked frames 40 and 220 they are 0.21 and 0.30 of the lifter's height from the marked "
-    "ones, 2026-12-03), and a wrist lies off the lifter's box in 87 of 810 frames (above the "
-    "nose in 80) while the hands hold the bar at y 390: the bar was walked out of the rack, "
-    "never raised above where it first rested, so the rule that hides wrists far from a lifted "
-    "bar does not apply. The person is the lifter, the fit is wrong"
+    "(on marked frames 40, 220, 280 and 350 they are 0.21-0.30 of the lifter's height from the "
+    "marked ones; mediapipe 0.10.14's own pipeline, same model, is worse: 0.43 on frame 40, "
+    "2026-12-03). With the wrists on a bar above the feet hidden when far from it, 14 of 810 "
+    "frames still leave the lifter's box: hips in 5 of the walk-out, a wrist in 9 (at a squat's "
+    "bottom the plate is 1.15 radii above the ankles, too close to the floor's 0.65 for the rule; "
+    "standing, the misplaced wrist sits 1.48 radii from the plate, inside the 1.5 allowed). The "
+    "person is the lifter, the fit is wrong"
 )
 KNOWN = {
     "annotated": {

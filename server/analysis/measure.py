@@ -31,6 +31,7 @@ from server.tracking.camera import (
     offsets_at,
     work_image,
 )
+from server.tracking.plate import RimFit
 from server.tracking.tracker import BarTracker, TrackerConfig
 from server.video.prefetch import prefetched
 from server.video.reader import Frame, VideoReader
@@ -102,7 +103,9 @@ def wrists(pose: PoseFrame | None) -> FloatArray | None:
 
 # While the bar is off the floor the hands hold it: in a side view a wrist projects within about
 # half a plate radius of the plate centre, so one further than this many radii is a misfit (the
-# landmark model put the near wrist at knee height during the real snatch's turnover).
+# landmark model put the near wrist at knee height during the real snatch's turnover). The bar is
+# taken to be off the floor once it has risen a radius above the lowest it was seen, or when it
+# is well above the lifter's feet (`above_feet`).
 HANDS_ON_BAR_RADII = 1.5
 
 
@@ -119,6 +122,26 @@ def hands_on_bar(
         and float(np.hypot(*(pose.keypoints[i] - center))) > HANDS_ON_BAR_RADII * radius
     ]
     return hide(pose, far) if far else pose
+
+
+# A bar whose plate centre is more than this many plate radii above the lifter's lowest ankle or
+# heel is off the floor, so in the hands, even if it was never raised above where it was first
+# seen (a squat or a jerk from a rack: the bar walked out at shoulder height). On the floor the
+# plate centre is one radius up and the ankles about a third of one: 0.65 r apart. At the bottom
+# of the rack squat clip's deep squats it is 1.15 r, where this rule does not apply.
+ABOVE_FEET_RADII = 1.3
+FEET = (lm.LEFT_ANKLE, lm.RIGHT_ANKLE, lm.LEFT_HEEL, lm.RIGHT_HEEL)
+
+
+def above_feet(pose: PoseFrame | None, fit: RimFit) -> bool:
+    """The plate `fit` is ABOVE_FEET_RADII radii above the pose's lowest visible foot point."""
+    if pose is None:
+        return False
+    feet = [i for i in FEET if pose.visibility[i] >= MIN_VISIBILITY]
+    if not feet:
+        return False
+    foot_y = float(np.max(pose.keypoints[feet, 1]))
+    return foot_y - float(fit.center[1]) > ABOVE_FEET_RADII * float(fit.radius)
 
 
 def _repeats(frame: Frame) -> bool:
@@ -219,7 +242,9 @@ def measure_clip(
                 current = gate.apply(pending.result(), frame.t)
                 if fit is not None:
                     lowest = max(lowest, float(fit.center[1]))
-                lifted = fit is not None and lowest - float(fit.center[1]) > float(fit.radius)
+                lifted = fit is not None and (
+                    lowest - float(fit.center[1]) > float(fit.radius) or above_feet(current, fit)
+                )
                 current = hands_on_bar(current, sample.center, sample.radius, lifted)
             if current is not None:
                 last_pose = current
