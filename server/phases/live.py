@@ -111,11 +111,13 @@ class LivePhases:
         self._lift: _Lift | None = None
         self._last: tuple[float, float] | None = None  # (t, vy) of the previous sample
         self._rising_since: float | None = None
-        self._rise_height = 0.0  # the bar's height where the current rise began, m
         # The bar has lain at its rest level since (s); None while it is off it. A stream's first
         # samples find it lying there already (a clip may begin a moment before the lift-off).
         self._rest_since: float | None = -float("inf")
-        self._settled = False  # the current rise began from a bar settled at rest
+        # The current rise began from the floor (within OFF_FLOOR_M of the rest level: not from
+        # a bar still up after a cancelled glitch, nor from a track that overshot the floor after a
+        # drop and comes back) and from a bar settled there for SETTLE_S.
+        self._rise_from_rest = False
 
     @property
     def in_lift(self) -> bool:
@@ -210,24 +212,23 @@ class LivePhases:
                     self._rising_since = prev[0] + f * (t - prev[0])
                 else:
                     self._rising_since = t
-                self._rise_height = height
                 rest = self._rest_since
-                self._settled = rest is not None and self._rising_since - rest >= SETTLE_S
+                self._rise_from_rest = (
+                    abs(height - self.rest_height) <= OFF_FLOOR_M
+                    and rest is not None
+                    and self._rising_since - rest >= SETTLE_S
+                )
         else:
             self._rising_since = None
         if abs(height - self.rest_height) <= OFF_FLOOR_M and abs(vy) <= START_SPEED:
             self._rest_since = t if self._rest_since is None else self._rest_since
         else:
             self._rest_since = None
-        # A lift leaves from the floor: a rise that began higher (the bar still up after a
-        # cancelled glitch) or well below it (a track that overshot the floor after a drop and
-        # comes back) is not a lift-off, and nor is a rise faster than any pull.
-        from_floor = abs(self._rise_height - self.rest_height) <= OFF_FLOOR_M
+        # A lift leaves from the floor, and a rise faster than any pull is no lift-off.
         if (
             height > self.rest_height + OFF_FLOOR_M
             and self._rising_since is not None
-            and from_floor
-            and self._settled
+            and self._rise_from_rest
             and vy <= MAX_PULL_SPEED
         ):
             self._lift = _Lift()
